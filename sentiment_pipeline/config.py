@@ -1,0 +1,146 @@
+"""The params schema: one typed, validated place for every pipeline setting.
+
+`params.yaml` is read into these pydantic models. Unknown keys (typos), wrong
+types and out-of-range values fail at load time with a message that names the
+key, before any stage does expensive work.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class ParamsError(ValueError):
+    """params.yaml is missing, unreadable or invalid."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataParams(_Section):
+    source: str = "stanfordnlp/imdb"  # Hub dataset id or local folder
+    revision: str | None = None  # Hub git revision (tag, branch, commit) to pin
+    train_size: int | None = Field(default=None, gt=0)  # None = all
+    test_size: int | None = Field(default=None, gt=0)
+    val_fraction: float = Field(default=0.1, gt=0, lt=1)
+    seed: int = 42
+
+
+class ModelParams(_Section):
+    # Hub model id or local model folder (anything from_pretrained accepts)
+    name: str = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class TokenizeParams(_Section):
+    max_length: int = Field(default=256, ge=8)
+    truncation: Literal["head", "tail", "head_tail"] = "head_tail"
+    # head_tail: share of the token budget taken from the start of the review
+    # (Sun et al. 2019 keep 128 head + 382 tail tokens of 512, ~0.25)
+    head_fraction: float = Field(default=0.25, ge=0, le=1)
+
+
+class LossParams(_Section):
+    # strength of the review-length weight (0 = off); weight ~ n_words ** length_weight
+    length_weight: float = Field(default=0.5, ge=0)
+    # strength of the confident-mistake penalty (0 = off)
+    confidence_penalty: float = Field(default=1.0, ge=0)
+    # what the length weights are normalised over to mean 1
+    length_norm: Literal["batch", "dataset"] = "batch"
+
+
+class TrainParams(_Section):
+    loss: LossParams = LossParams()
+    epochs: float = Field(default=3, gt=0)
+    batch_size: int = Field(default=16, gt=0)
+    eval_batch_size: int = Field(default=64, gt=0)
+    lr: float = Field(default=5e-5, gt=0, lt=1)
+    weight_decay: float = Field(default=0.01, ge=0)
+    warmup_ratio: float = Field(default=0.1, ge=0, lt=1)
+    seed: int = 42
+    group_by_length: bool = False
+    logging_steps: int = Field(default=20, gt=0)
+    device: Literal["auto", "cpu"] = "auto"
+
+
+class EvaluateParams(_Section):
+    batch_size: int = Field(default=64, gt=0)
+
+
+class PlotParams(_Section):
+    smoothing: float = Field(default=0.6, ge=0, lt=1)  # EMA factor for smoothed val F1
+
+
+class MlflowParams(_Section):
+    experiment: str = Field(default="imdb-sentiment", min_length=1)
+
+
+class Params(_Section):
+    data: DataParams = DataParams()
+    model: ModelParams = ModelParams()
+    tokenize: TokenizeParams = TokenizeParams()
+    train: TrainParams = TrainParams()
+    evaluate: EvaluateParams = EvaluateParams()
+    plot: PlotParams = PlotParams()
+    mlflow: MlflowParams = MlflowParams()
+
+    @model_validator(mode="after")
+    def _check_cross_field(self) -> "Params":
+        if self.tokenize.truncation == "head_tail" and self.tokenize.max_length < 16:
+            raise ValueError("tokenize.max_length must be >= 16 for head_tail truncation")
+        return self
+
+
+def _format_errors(error: ValidationError) -> str:
+    lines = []
+    for err in error.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "<root>"
+        msg = "unknown key (not a pipeline parameter)" if err["type"] == "extra_forbidden" else err["msg"]
+        got = "" if err["type"] == "extra_forbidden" else f" (got {err.get('input')!r})"
+        lines.append(f"  {key}: {msg}{got}")
+    return "\n".join(lines)
+
+
+def parse_params(raw: dict[str, Any] | None, origin: str = "params") -> Params:
+    """Validate a params mapping; raise ParamsError naming every bad key."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{origin}: expected a mapping at the top level, got {type(raw).__name__}")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as err:
+        raise ParamsError(f"{origin} is invalid:\n{_format_errors(err)}") from None
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate params.yaml."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"{path}: params file not found")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ParamsError(f"{path}: not valid YAML: {err}") from None
+    return parse_params(raw, origin=str(path))
+
+
+def flatten(params: Params) -> dict[str, Any]:
+    """Params as {"train.loss.length_weight": 0.5, ...}: the same dotted names
+    `dvc exp run -S` uses, the loss settings first."""
+    out: dict[str, Any] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else k, v)
+        else:
+            out[prefix] = value
+
+    walk("", params.model_dump())
+    loss_first = sorted(out, key=lambda k: (not k.startswith("train.loss."), list(out).index(k)))
+    return {k: out[k] for k in loss_first}

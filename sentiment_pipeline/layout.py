@@ -1,0 +1,28 @@
+"""Where each stage reads and writes: the file contract of dvc.yaml in one place.
+
+All paths are relative to the repository (or DVC workspace) root, the working
+directory DVC runs every stage in.
+"""
+
+from pathlib import Path
+
+RAW_DIR = Path("data/raw")
+CLEAN_DIR = Path("data/clean")
+TOKENIZED_DIR = Path("data/tokenized")
+MODEL_DIR = Path("models/best")
+CHECKPOINT_DIR = Path("models/checkpoints")  # scratch space of the Trainer, removed after training
+RUN_FILE = Path("models/mlflow_run.json")  # MLflow run id, passed from train to evaluate and plot
+METRICS_DIR = Path("metrics")
+REPORTS_DIR = Path("reports")
+PLOTS_DIR = Path("plots")
+
+CLEAN_REPORT = METRICS_DIR / "clean.json"
+TRAIN_METRICS = METRICS_DIR / "train.json"
+EVAL_METRICS = METRICS_DIR / "eval.json"
+TRAIN_HISTORY = REPORTS_DIR / "train_history.csv"  # one row per epoch
+TRAIN_STEPS = REPORTS_DIR / "train_steps.csv"  # one row per logging step
+PREDICTIONS = REPORTS_DIR / "predictions.csv"
+ROC_CURVE = REPORTS_DIR / "roc.csv"
+
+SPLITS = ("train", "validation", "test")
+LABEL_NAMES = ("neg", "pos")  # label 0 = negative, 1 = positive, everywhere

@@ -1,0 +1,101 @@
+"""Fast-tokenizer encoding with head, tail or head+tail truncation.
+
+Each review is tokenized once in full, so its true length (tokens before
+truncation, and words) is kept for the length-weighted loss; then the token
+budget is cut. transformers tokenizers only truncate at one end, and v5 removed
+`build_inputs_with_special_tokens`, so the head+tail cut (Sun et al. 2019,
+"How to Fine-Tune BERT for Text Classification?") and the re-attachment of the
+model's special tokens are written here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from datasets import Dataset
+from transformers import AutoTokenizer, PreTrainedTokenizerBase
+
+from .sources import check_local
+
+_PROBE = "sentiment"
+
+
+def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
+    """The fast tokenizer of a Hub model id or local model folder."""
+    tokenizer = AutoTokenizer.from_pretrained(check_local(name, "model.name"))
+    if not tokenizer.is_fast:
+        raise ValueError(f"model.name {name!r} has no fast (Rust) tokenizer; the pipeline needs one")
+    return tokenizer
+
+
+@dataclass(frozen=True)
+class SpecialTokens:
+    """The ids a tokenizer puts before and after a single sequence ([CLS] ... [SEP])."""
+
+    prefix: list[int]
+    suffix: list[int]
+
+    @classmethod
+    def of(cls, tokenizer: PreTrainedTokenizerBase) -> "SpecialTokens":
+        bare = tokenizer(_PROBE, add_special_tokens=False)["input_ids"]
+        full = tokenizer(_PROBE, add_special_tokens=True)["input_ids"]
+        for start in range(len(full) - len(bare) + 1):
+            if full[start : start + len(bare)] == bare:
+                return cls(prefix=full[:start], suffix=full[start + len(bare) :])
+        raise ValueError("cannot locate the text between the tokenizer's special tokens")
+
+    def __len__(self) -> int:
+        return len(self.prefix) + len(self.suffix)
+
+
+def truncate_ids(ids: list[int], budget: int, strategy: str, head_fraction: float = 0.25) -> list[int]:
+    """Keep at most `budget` ids: the first (head), the last (tail) or both ends (head_tail)."""
+    if len(ids) <= budget:
+        return ids
+    if strategy == "head":
+        return ids[:budget]
+    if strategy == "tail":
+        return ids[len(ids) - budget :]
+    if strategy == "head_tail":
+        n_head = int(round(budget * head_fraction))
+        n_tail = budget - n_head
+        return ids[:n_head] + (ids[len(ids) - n_tail :] if n_tail else [])
+    raise ValueError(f"unknown truncation strategy {strategy!r} (head, tail, head_tail)")
+
+
+def tokenize_dataset(
+    ds: Dataset,
+    tokenizer: PreTrainedTokenizerBase,
+    max_length: int,
+    truncation: str,
+    head_fraction: float = 0.25,
+) -> Dataset:
+    """Add input_ids, attention_mask (and token_type_ids where the model uses
+    them), ``n_words``, ``n_tokens`` (before truncation), ``length`` (after) and
+    ``truncated``; drops ``text``."""
+    specials = SpecialTokens.of(tokenizer)
+    budget = max_length - len(specials)
+    if budget < 1:
+        raise ValueError(f"tokenize.max_length={max_length} leaves no room beside {len(specials)} special tokens")
+    use_type_ids = "token_type_ids" in tokenizer.model_input_names
+
+    def encode(batch: dict) -> dict:
+        # verbose=False: full-length encoding is intended, the cut happens below
+        content = tokenizer(batch["text"], add_special_tokens=False, verbose=False)["input_ids"]
+        input_ids = [
+            specials.prefix + truncate_ids(ids, budget, truncation, head_fraction) + specials.suffix
+            for ids in content
+        ]
+        out = {
+            "input_ids": input_ids,
+            "attention_mask": [[1] * len(ids) for ids in input_ids],
+            "n_words": [len(text.split()) for text in batch["text"]],
+            "n_tokens": [len(ids) for ids in content],
+            "length": [len(ids) for ids in input_ids],
+            "truncated": [len(ids) > budget for ids in content],
+        }
+        if use_type_ids:
+            out["token_type_ids"] = [[0] * len(ids) for ids in input_ids]
+        return out
+
+    return ds.map(encode, batched=True, remove_columns=["text"], desc="tokenize")

@@ -1,0 +1,152 @@
+"""MLflow: which store, one run per pipeline run, and the tags that tie a run
+to its git commit and DVC experiment.
+
+Store: ``MLFLOW_TRACKING_URI`` when set; otherwise the sqlite file ``mlflow.db``
+at the repository root, with artifacts in ``mlartifacts/`` beside it. DVC runs
+queued and ``--temp`` experiments in a temporary copy of the repository and
+sets ``DVC_ROOT`` to the main repository there, so every experiment lands in
+the same store that ``mlflow ui`` opens at the root.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import unquote, urlparse
+
+import mlflow
+from filelock import FileLock
+from mlflow.tracking import MlflowClient
+
+from .config import Params, flatten
+
+STORE_FILE = "mlflow.db"
+ARTIFACTS_DIR = "mlartifacts"
+
+
+def project_root() -> Path:
+    """The main repository: DVC_ROOT inside a DVC stage, else the working directory."""
+    return Path(os.environ.get("DVC_ROOT") or Path.cwd()).resolve()
+
+
+def tracking_uri() -> str:
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    return f"sqlite:///{project_root() / STORE_FILE}"
+
+
+def _sqlite_path(uri: str) -> Path | None:
+    parsed = urlparse(uri)
+    return Path(unquote(parsed.path)) if parsed.scheme == "sqlite" else None
+
+
+def prepare_experiment(name: str, uri: str | None = None) -> str:
+    """Create the store (if new) and the experiment (if new); return its id.
+
+    MLflow's schema creation and experiment creation race when several
+    processes (``dvc queue start -j 2``) do them at once on a new sqlite file,
+    so for a local store one process at a time does them, under a file lock.
+    """
+    uri = uri or tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    db = _sqlite_path(uri)
+    lock = FileLock(f"{db}.lock") if db else None
+    if lock:
+        db.parent.mkdir(parents=True, exist_ok=True)
+        lock.acquire(timeout=300)
+    try:
+        client = MlflowClient(uri)
+        experiment = client.get_experiment_by_name(name)
+        if experiment is not None:
+            return experiment.experiment_id
+        # a plain path: MLflow 3 turns "file:///abs" into host "abs" for sqlite stores
+        artifact_location = str(db.parent / ARTIFACTS_DIR) if db else None
+        return client.create_experiment(name, artifact_location=artifact_location)
+    finally:
+        if lock:
+            lock.release()
+
+
+def _git(*args: str) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], capture_output=True, text=True, check=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def run_tags(params: Params) -> dict[str, str]:
+    """Tags that say where a run came from: git commit, DVC experiment, data and model."""
+    commit = _git("rev-parse", "HEAD") or os.environ.get("DVC_EXP_BASELINE_REV")
+    tags = {
+        "data_source": params.data.source,
+        "model_name": params.model.name,
+        "pipeline": "dvc",
+    }
+    if commit:
+        tags["git_commit"] = commit
+        tags["mlflow.source.git.commit"] = commit
+    branch = _git("rev-parse", "--abbrev-ref", "HEAD")
+    if branch and branch != "HEAD":
+        tags["git_branch"] = branch
+    for env, tag in (("DVC_EXP_NAME", "dvc_exp_name"), ("DVC_EXP_BASELINE_REV", "dvc_exp_baseline_rev")):
+        if os.environ.get(env):
+            tags[tag] = os.environ[env]
+    return tags
+
+
+@contextmanager
+def start_training_run(params: Params) -> Iterator[mlflow.ActiveRun]:
+    """Open the MLflow run of one training: tags and every param (loss settings first).
+
+    The run is named after the DVC experiment when there is one.
+    """
+    experiment_id = prepare_experiment(params.mlflow.experiment)
+    tags = run_tags(params)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=tags.get("dvc_exp_name"), tags=tags) as run:
+        mlflow.log_params(flatten(params))
+        yield run
+
+
+@contextmanager
+def resume_run(run_file: Path) -> Iterator[mlflow.ActiveRun]:
+    """Re-open the run the train stage recorded in `run_file` (evaluate, plot)."""
+    if not Path(run_file).is_file():
+        raise FileNotFoundError(f"{run_file} not found: run the train stage first")
+    info = json.loads(Path(run_file).read_text())
+    mlflow.set_tracking_uri(tracking_uri())
+    with mlflow.start_run(run_id=info["run_id"]) as run:
+        yield run
+
+
+def write_run_file(run_file: Path, run: mlflow.ActiveRun) -> None:
+    info = {"run_id": run.info.run_id, "experiment_id": run.info.experiment_id}
+    Path(run_file).parent.mkdir(parents=True, exist_ok=True)
+    Path(run_file).write_text(json.dumps(info, indent=2) + "\n")
+
+
+def log_history_row(kind: str, row: dict) -> None:
+    """HistoryCallback listener: step rows at the global step, epoch rows at the epoch."""
+    if kind == "step":
+        values = {"train_loss_step": row["loss"], "learning_rate": row.get("learning_rate")}
+        step = row["step"]
+    else:
+        values = {k: v for k, v in row.items() if k not in ("epoch", "step")}
+        step = row["epoch"]
+    mlflow.log_metrics({k: float(v) for k, v in values.items() if isinstance(v, (int, float))}, step=step)
+
+
+def log_metrics(metrics: dict, prefix: str = "") -> None:
+    """Log the numeric entries of `metrics` (no step: final values), names prefixed."""
+    mlflow.log_metrics({f"{prefix}{k}": float(v) for k, v in metrics.items()
+                        if isinstance(v, (int, float)) and not isinstance(v, bool)})
+
+
+def log_train_summary(metrics: dict) -> None:
+    """Final training metrics; the best epoch's validation scores as best_val_*,
+    beside the per-epoch val_* curves."""
+    log_metrics({f"best_{k}" if k.startswith("val_") else k: v for k, v in metrics.items()})

@@ -1,0 +1,26 @@
+"""Stage clean: data/raw -> data/clean/{train,validation,test}.parquet + metrics/clean.json."""
+
+import json
+
+import pandas as pd
+
+from sentiment_pipeline import layout
+from sentiment_pipeline.cleaning import clean_splits
+from sentiment_pipeline.config import load_params
+from sentiment_pipeline.stage import run
+
+
+def main() -> None:
+    params = load_params().data
+    raw = {s: pd.read_parquet(layout.RAW_DIR / f"{s}.parquet") for s in ("train", "test")}
+    tables, report = clean_splits(raw["train"], raw["test"], params.val_fraction, params.seed)
+    layout.CLEAN_DIR.mkdir(parents=True, exist_ok=True)
+    for split, df in tables.items():
+        df.to_parquet(layout.CLEAN_DIR / f"{split}.parquet", index=False)
+    layout.CLEAN_REPORT.parent.mkdir(parents=True, exist_ok=True)
+    layout.CLEAN_REPORT.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    run(main)

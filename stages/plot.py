@@ -1,0 +1,40 @@
+"""Stage plot: training history and test results -> plots/*.png, logged to the MLflow run."""
+
+import json
+
+import matplotlib.pyplot as plt
+import mlflow
+import pandas as pd
+
+from sentiment_pipeline import layout, plots, tracking
+from sentiment_pipeline.config import load_params
+from sentiment_pipeline.stage import run
+
+
+def main() -> None:
+    params = load_params()
+    epochs = pd.read_csv(layout.TRAIN_HISTORY)
+    steps = pd.read_csv(layout.TRAIN_STEPS)
+    predictions = pd.read_csv(layout.PREDICTIONS)
+    roc = pd.read_csv(layout.ROC_CURVE)
+    auc = json.loads(layout.EVAL_METRICS.read_text()).get("roc_auc")
+
+    figures = {
+        "train_loss.png": plots.train_loss(steps, epochs),
+        "validation_metrics.png": plots.validation_metrics(epochs),
+        "validation_f1_smoothed.png": plots.smoothed_val_f1(epochs, params.plot.smoothing),
+        "epoch_time.png": plots.epoch_time(epochs),
+        "roc_curve.png": plots.roc_curve(roc, auc),
+        "confusion_matrix.png": plots.confusion_matrix(predictions),
+    }
+    layout.PLOTS_DIR.mkdir(parents=True, exist_ok=True)
+    for name, fig in figures.items():
+        fig.savefig(layout.PLOTS_DIR / name, dpi=110)
+        plt.close(fig)
+    with tracking.resume_run(layout.RUN_FILE):
+        mlflow.log_artifacts(str(layout.PLOTS_DIR), "plots")
+    print(f"{len(figures)} figures -> {layout.PLOTS_DIR}/")
+
+
+if __name__ == "__main__":
+    run(main)

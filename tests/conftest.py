@@ -1,0 +1,49 @@
+"""Shared fixtures: a tiny IMDB-layout dataset and a tiny BERT, built once per session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from fixtures import make_imdb_like, make_tiny_bert
+
+# offline and quiet, whatever the machine has
+os.environ.update(
+    DVC_NO_ANALYTICS="1",
+    HF_HUB_OFFLINE="1",
+    HF_DATASETS_OFFLINE="1",
+    TRANSFORMERS_OFFLINE="1",
+    TOKENIZERS_PARALLELISM="false",
+    MLFLOW_ENABLE_ASYNC_LOGGING="false",
+)
+os.environ.pop("MLFLOW_TRACKING_URI", None)
+os.environ.pop("DVC_ROOT", None)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def imdb_dir(tmp_path_factory) -> Path:
+    return make_imdb_like(tmp_path_factory.mktemp("data") / "imdb")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, imdb_dir) -> Path:
+    corpus = pd.read_parquet(imdb_dir / "plain_text" / "train-00000-of-00001.parquet")["text"].tolist()
+    return make_tiny_bert(tmp_path_factory.mktemp("models") / "tiny-bert", corpus)
+
+
+def tiny_params(imdb_dir: Path, model_dir: Path) -> dict:
+    """params.yaml content for a seconds-long run on the fixtures."""
+    import yaml
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["data"].update(source=str(imdb_dir), train_size=None, test_size=None, val_fraction=0.2)
+    params["model"]["name"] = str(model_dir)
+    params["tokenize"]["max_length"] = 64
+    params["train"].update(epochs=3, batch_size=8, eval_batch_size=16, lr=3e-3, logging_steps=2, device="cpu")
+    params["evaluate"]["batch_size"] = 16
+    return params

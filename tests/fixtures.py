@@ -1,0 +1,111 @@
+"""Builders for the offline test fixtures: a tiny IMDB-layout dataset of
+synthetic reviews and a tiny randomly initialised BERT with a tokenizer
+trained on that text. Nothing here touches the network or ../shared."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pandas as pd
+
+POSITIVE = ["great", "wonderful", "brilliant", "moving", "superb", "delightful", "loved", "masterpiece"]
+NEGATIVE = ["awful", "boring", "terrible", "dull", "waste", "horrible", "hated", "mess"]
+NEUTRAL = ["the", "film", "movie", "plot", "actor", "scene", "story", "director", "was", "and",
+           "a", "it", "this", "of", "ending", "music", "camera", "script", "cast", "really"]
+
+DATASET_CARD = """---
+configs:
+- config_name: plain_text
+  default: true
+  data_files:
+  - split: train
+    path: plain_text/train-*
+  - split: test
+    path: plain_text/test-*
+  - split: unsupervised
+    path: plain_text/unsupervised-*
+dataset_info:
+  config_name: plain_text
+  features:
+  - name: text
+    dtype: string
+  - name: label
+    dtype:
+      class_label:
+        names:
+          '0': neg
+          '1': pos
+---
+# Synthetic IMDB-layout fixture
+"""
+
+
+def synthetic_review(rng: random.Random, label: int, n_words: int) -> str:
+    cue = POSITIVE if label == 1 else NEGATIVE
+    words = [rng.choice(cue) if rng.random() < 0.3 else rng.choice(NEUTRAL) for _ in range(n_words)]
+    words[0] = rng.choice(cue)
+    text = " ".join(words)
+    if rng.random() < 0.3:  # IMDB's HTML line breaks and entities
+        cut = len(text) // 2
+        text = text[:cut] + " <br /><br />" + text[cut:] + " &amp; more"
+    return text
+
+
+def synthetic_split(rng: random.Random, n: int, prefix: str = "") -> pd.DataFrame:
+    rows = []
+    for i in range(n):
+        label = i % 2
+        n_words = rng.choice([5, 12, 30, 60, 120, 300])
+        rows.append({"text": f"{prefix}{synthetic_review(rng, label, n_words)}", "label": label})
+    return pd.DataFrame(rows)
+
+
+def make_imdb_like(root: Path, n_train: int = 120, n_test: int = 60, seed: int = 0) -> Path:
+    """A dataset folder in the Hub layout of stanfordnlp/imdb, with a duplicate,
+    an empty review, a train/test overlap and HTML breaks."""
+    rng = random.Random(seed)
+    train = synthetic_split(rng, n_train)
+    test = synthetic_split(rng, n_test)
+    extra = pd.DataFrame([
+        {"text": train.loc[0, "text"], "label": int(train.loc[0, "label"])},  # duplicate
+        {"text": "   <br />  ", "label": 1},  # empty after cleaning
+        {"text": test.loc[1, "text"], "label": int(test.loc[1, "label"])},  # overlaps test
+    ])
+    train = pd.concat([train, extra], ignore_index=True)
+    unsup = synthetic_split(rng, 10).assign(label=-1)
+    (root / "plain_text").mkdir(parents=True, exist_ok=True)
+    (root / "README.md").write_text(DATASET_CARD)
+    for name, df in (("train", train), ("test", test), ("unsupervised", unsup)):
+        df.to_parquet(root / "plain_text" / f"{name}-00000-of-00001.parquet", index=False)
+    return root
+
+
+def make_tiny_bert(root: Path, corpus: list[str]) -> Path:
+    """A 2-layer BERT encoder (random weights, no classification head, like a
+    sentence-transformers checkpoint) and a WordPiece tokenizer trained on `corpus`."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece()
+    tok.train_from_iterator(corpus, trainers.WordPieceTrainer(vocab_size=200, special_tokens=specials))
+    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)])
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+        sep_token="[SEP]", mask_token="[MASK]", model_max_length=512,
+        model_input_names=["input_ids", "token_type_ids", "attention_mask"])
+    root.mkdir(parents=True, exist_ok=True)
+    fast.save_pretrained(root)
+    config = BertConfig(vocab_size=tok.get_vocab_size(), hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=512)
+    import torch
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(root)
+    return root

@@ -1,0 +1,59 @@
+import pandas as pd
+import pytest
+
+from sentiment_pipeline.cleaning import clean_splits, clean_text
+
+
+@pytest.mark.parametrize(
+    "raw, clean",
+    [
+        ("Great film.<br /><br />Loved it", "Great film. Loved it"),
+        ("Tom &amp; Jerry&#39;s  \n\t best", "Tom & Jerry's best"),
+        ("<i>italic</i> and <b>bold</b>", "italic and bold"),
+        ("   ", ""),
+        ("5 < 6 but 7 > 2", "5 < 6 but 7 > 2"),
+    ],
+)
+def test_clean_text(raw, clean):
+    assert clean_text(raw) == clean
+
+
+def _frame(rows):
+    return pd.DataFrame(rows, columns=["text", "label"])
+
+
+def test_clean_splits_drops_and_reports_what_and_why():
+    train = _frame(
+        [(f"good movie number {i}", 1) for i in range(10)]
+        + [(f"bad movie number {i}", 0) for i in range(10)]
+        + [("good movie number 0", 1),  # duplicate
+           ("<br />", 0),  # empty after cleaning
+           ("same words", 0), ("same  words", 1),  # conflicting labels once cleaned
+           ("seen in test", 1)]  # overlaps test
+    )
+    test = _frame([("seen in test", 1), ("a test review", 0), ("a test review", 0)])
+    tables, report = clean_splits(train, test, val_fraction=0.2, seed=0)
+    assert report["train"] == {
+        "rows_in": 25, "dropped_empty": 1, "dropped_conflicting_labels": 2, "dropped_duplicates": 1,
+        "dropped_test_overlap": 1, "rows_out": 16, "positive_share": 0.5,
+    }
+    assert report["test"]["dropped_duplicates"] == 1 and report["test"]["rows_out"] == 2
+    assert len(tables["validation"]) == 4 and tables["validation"]["label"].sum() == 2  # stratified
+    all_train = set(tables["train"]["text"]) | set(tables["validation"]["text"])
+    assert len(all_train) == 20 and not all_train & set(tables["test"]["text"])
+    assert all(list(df.columns) == ["text", "label"] for df in tables.values())
+
+
+def test_split_is_reproducible_and_seeded():
+    train = _frame([(f"review {i}", i % 2) for i in range(40)])
+    test = _frame([("t", 0)])
+    a, _ = clean_splits(train, test, 0.25, seed=1)
+    b, _ = clean_splits(train, test, 0.25, seed=1)
+    c, _ = clean_splits(train, test, 0.25, seed=2)
+    assert a["validation"].equals(b["validation"])
+    assert not a["validation"].equals(c["validation"])
+
+
+def test_too_few_reviews_of_a_class_is_an_error():
+    with pytest.raises(ValueError, match="fewer than 2"):
+        clean_splits(_frame([("a", 0), ("b", 0), ("c", 1)]), _frame([("t", 0)]), 0.5, 0)

@@ -1,0 +1,61 @@
+import pytest
+import yaml
+
+from conftest import REPO
+from sentiment_pipeline.config import Params, ParamsError, flatten, load_params, parse_params
+
+
+def test_repository_params_load_and_match_the_schema_defaults():
+    params = load_params(REPO / "params.yaml")
+    assert params.data.source == "stanfordnlp/imdb"
+    assert params.model.name == "sentence-transformers/all-MiniLM-L6-v2"
+    assert params.tokenize.truncation in ("head", "tail", "head_tail")
+    # every key of params.yaml is a schema field and vice versa
+    assert set(flatten(params)) == set(flatten(Params()))
+
+
+@pytest.mark.parametrize(
+    "raw, key, words",
+    [
+        ({"train": {"lr": -1}}, "train.lr", "greater than 0"),
+        ({"train": {"lrr": 0.1}}, "train.lrr", "unknown key"),
+        ({"train": {"loss": {"length_weigth": 1}}}, "train.loss.length_weigth", "unknown key"),
+        ({"train": {"loss": {"confidence_penalty": -2}}}, "train.loss.confidence_penalty", "greater than or equal"),
+        ({"tokenize": {"truncation": "middle"}}, "tokenize.truncation", "head"),
+        ({"data": {"train_size": 0}}, "data.train_size", "greater than 0"),
+        ({"data": {"val_fraction": 1.5}}, "data.val_fraction", "less than 1"),
+        ({"train": {"batch_size": "sixteen"}}, "train.batch_size", "integer"),
+        ({"dataa": {}}, "dataa", "unknown key"),
+    ],
+)
+def test_bad_params_fail_with_the_key_named(raw, key, words):
+    with pytest.raises(ParamsError) as err:
+        parse_params(raw)
+    assert key in str(err.value) and words in str(err.value)
+
+
+def test_all_errors_are_reported_at_once():
+    with pytest.raises(ParamsError) as err:
+        parse_params({"train": {"lr": 0, "epochs": -1}})
+    assert "train.lr" in str(err.value) and "train.epochs" in str(err.value)
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(ParamsError, match="not found"):
+        load_params(tmp_path / "nope.yaml")
+    bad = tmp_path / "params.yaml"
+    bad.write_text("train: [unclosed\n")
+    with pytest.raises(ParamsError, match="not valid YAML"):
+        load_params(bad)
+    bad.write_text("- a list\n")
+    with pytest.raises(ParamsError, match="mapping"):
+        load_params(bad)
+
+
+def test_flatten_uses_dvc_names_with_the_loss_settings_first(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump({"train": {"loss": {"length_weight": 2.0}, "lr": 0.001}}))
+    flat = flatten(load_params(path))
+    assert list(flat)[:3] == ["train.loss.length_weight", "train.loss.confidence_penalty", "train.loss.length_norm"]
+    assert flat["train.loss.length_weight"] == 2.0 and flat["train.lr"] == 0.001
+    assert flat["data.source"] == "stanfordnlp/imdb"

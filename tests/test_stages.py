@@ -1,0 +1,111 @@
+"""Each stage script on the tiny fixtures, in order, in one workspace (no DVC)."""
+
+import importlib
+import json
+
+import mlflow
+import pandas as pd
+import pytest
+import yaml
+from datasets import load_from_disk
+from mlflow.tracking import MlflowClient
+
+from conftest import tiny_params
+from sentiment_pipeline import layout
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, imdb_dir, tiny_model_dir):
+    root = tmp_path_factory.mktemp("workspace")
+    (root / "params.yaml").write_text(yaml.safe_dump(tiny_params(imdb_dir, tiny_model_dir)))
+    return root
+
+
+def run_stage(name, root, monkeypatch):
+    monkeypatch.chdir(root)
+    importlib.import_module(f"stages.{name}").main()
+
+
+def test_download(workspace, monkeypatch):
+    run_stage("download", workspace, monkeypatch)
+    train = pd.read_parquet(workspace / "data/raw/train.parquet")
+    test = pd.read_parquet(workspace / "data/raw/test.parquet")
+    assert (len(train), len(test)) == (123, 60)
+    assert set(train["label"]) == {0, 1}
+
+
+def test_clean(workspace, monkeypatch):
+    run_stage("clean", workspace, monkeypatch)
+    report = json.loads((workspace / layout.CLEAN_REPORT).read_text())
+    assert report["train"]["dropped_empty"] == 1
+    assert report["train"]["dropped_duplicates"] == 1
+    assert report["train"]["dropped_test_overlap"] == 1
+    tables = {s: pd.read_parquet(workspace / f"data/clean/{s}.parquet") for s in layout.SPLITS}
+    assert len(tables["train"]) + len(tables["validation"]) == 120
+    assert not tables["train"]["text"].str.contains("<br").any()
+
+
+def test_tokenize(workspace, monkeypatch):
+    run_stage("tokenize", workspace, monkeypatch)
+    tokenized = load_from_disk(str(workspace / layout.TOKENIZED_DIR))
+    assert set(tokenized) == set(layout.SPLITS)
+    train = tokenized["train"]
+    assert {"input_ids", "attention_mask", "label", "n_words", "n_tokens", "length", "truncated"} <= set(train.column_names)
+    assert max(train["length"]) == 64 and any(train["truncated"])
+
+
+def test_train(workspace, monkeypatch):
+    run_stage("train", workspace, monkeypatch)
+    model_dir = workspace / layout.MODEL_DIR
+    assert (model_dir / "model.safetensors").is_file() and (model_dir / "tokenizer.json").is_file()
+    assert not list(model_dir.glob("*.bin")) and not list(model_dir.glob("*.pt*"))  # no pickles
+    assert json.loads((model_dir / "sentiment_pipeline.json").read_text())["max_length"] == 64
+    assert not (workspace / layout.CHECKPOINT_DIR).exists()
+    metrics = json.loads((workspace / layout.TRAIN_METRICS).read_text())
+    history = pd.read_csv(workspace / layout.TRAIN_HISTORY)
+    assert list(history["epoch"]) == [1, 2, 3] and metrics["epochs_run"] == 3
+    assert metrics["val_f1"] == history["val_f1"].max()
+    assert {"train_loss", "val_loss", "val_accuracy", "val_f1", "epoch_time_s"} <= set(history.columns)
+    assert len(pd.read_csv(workspace / layout.TRAIN_STEPS)) >= 2
+
+
+def _run(workspace):
+    run_id = json.loads((workspace / layout.RUN_FILE).read_text())["run_id"]
+    return MlflowClient(f"sqlite:///{workspace / 'mlflow.db'}").get_run(run_id)
+
+
+def test_train_logged_an_mlflow_run(workspace):
+    run = _run(workspace)
+    assert run.data.params["train.loss.length_weight"] == "0.5"
+    assert run.data.params["train.loss.confidence_penalty"] == "1.0"
+    assert run.data.params["model.name"].endswith("tiny-bert")
+    assert run.data.tags["model_name"].endswith("tiny-bert")
+    assert "best_val_f1" in run.data.metrics and "train_runtime_s" in run.data.metrics
+    client = MlflowClient(f"sqlite:///{workspace / 'mlflow.db'}")
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "val_f1")] == [1, 2, 3]
+
+
+def test_evaluate(workspace, monkeypatch):
+    run_stage("evaluate", workspace, monkeypatch)
+    metrics = json.loads((workspace / layout.EVAL_METRICS).read_text())
+    assert {"accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"} <= set(metrics)
+    assert metrics["n_examples"] == 60
+    predictions = pd.read_csv(workspace / layout.PREDICTIONS)
+    assert len(predictions) == 60
+    assert metrics["accuracy"] == pytest.approx((predictions["label"] == predictions["predicted"]).mean())
+    # the tiny model learns the fixture's cue words
+    assert metrics["accuracy"] > 0.8
+    run = _run(workspace)
+    assert run.data.metrics["test_accuracy"] == pytest.approx(metrics["accuracy"])
+
+
+def test_plot(workspace, monkeypatch):
+    run_stage("plot", workspace, monkeypatch)
+    pngs = sorted(p.name for p in (workspace / layout.PLOTS_DIR).glob("*.png"))
+    assert pngs == sorted(["train_loss.png", "validation_metrics.png", "validation_f1_smoothed.png",
+                           "epoch_time.png", "roc_curve.png", "confusion_matrix.png"])
+    run = _run(workspace)
+    client = MlflowClient(f"sqlite:///{workspace / 'mlflow.db'}")
+    logged = sorted(a.path.split("/")[-1] for a in client.list_artifacts(run.info.run_id, "plots"))
+    assert logged == pngs
+    mlflow.set_tracking_uri(None)
