@@ -29,9 +29,11 @@ def ema(values: pd.Series, smoothing: float) -> pd.Series:
 def train_loss(steps: pd.DataFrame, epochs: pd.DataFrame) -> Figure:
     fig, ax = _figure("Training loss", "epoch", "loss")
     if not steps.empty:
-        ax.plot(steps["epoch"], steps["loss"], color="tab:blue", alpha=0.6, label="train (per logging step)")
-    ax.plot(epochs["epoch"], epochs["train_loss"], "o-", color="tab:blue", label="train (epoch mean)")
-    ax.plot(epochs["epoch"], epochs["val_loss"], "s--", color="tab:orange", label="validation")
+        ax.plot(steps["epoch"], steps["loss"], color="tab:blue", alpha=0.6, label="train, weighted (per logging step)")
+    ax.plot(epochs["epoch"], epochs["train_loss"], "o-", color="tab:blue", label="train, weighted (epoch mean)")
+    ax.plot(epochs["epoch"], epochs["val_loss"], "s--", color="tab:orange", label="validation, weighted")
+    if "val_log_loss" in epochs:
+        ax.plot(epochs["epoch"], epochs["val_log_loss"], "^:", color="tab:red", label="validation, plain log loss")
     ax.legend()
     return fig
 
