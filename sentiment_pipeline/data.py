@@ -9,7 +9,7 @@ import datasets
 from datasets import ClassLabel, Dataset, DatasetDict
 
 from .layout import LABEL_NAMES
-from .sources import check_local, is_local
+from .sources import check_local, is_local, loading
 
 REQUIRED_SPLITS = ("train", "test")
 REQUIRED_COLUMNS = ("text", "label")
@@ -37,11 +37,13 @@ def load_labelled(source: str, revision: str | None = None) -> DatasetDict:
         # cache; Hub datasets use the shared cache (keyed by their revision).
         scratch = tempfile.mkdtemp(prefix="datasets-local-")
         try:
-            loaded = datasets.load_dataset(source, cache_dir=scratch, keep_in_memory=True)
+            with loading(source, "data.source"):
+                loaded = datasets.load_dataset(source, cache_dir=scratch, keep_in_memory=True)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
     else:
-        loaded = datasets.load_dataset(source, revision=revision)
+        with loading(source, "data.source"):
+            loaded = datasets.load_dataset(source, revision=revision)
     missing = [s for s in REQUIRED_SPLITS if s not in loaded]
     if missing:
         raise DataError(f"dataset {source!r} has no split(s) {missing}; found {list(loaded)}")

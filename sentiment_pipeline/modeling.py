@@ -5,7 +5,7 @@ from __future__ import annotations
 from transformers import AutoModelForSequenceClassification, PreTrainedModel
 
 from .layout import LABEL_NAMES
-from .sources import check_local
+from .sources import check_local, loading
 
 
 def build_classifier(name: str) -> PreTrainedModel:
@@ -14,12 +14,13 @@ def build_classifier(name: str) -> PreTrainedModel:
     A checkpoint without a classification head (e.g. a sentence-transformers
     encoder) gets a freshly initialised one; transformers says so in its log.
     """
-    return AutoModelForSequenceClassification.from_pretrained(
-        check_local(name, "model.name"),
-        num_labels=len(LABEL_NAMES),
-        id2label=dict(enumerate(LABEL_NAMES)),
-        label2id={label: i for i, label in enumerate(LABEL_NAMES)},
-    )
+    with loading(name, "model.name"):
+        return AutoModelForSequenceClassification.from_pretrained(
+            check_local(name, "model.name"),
+            num_labels=len(LABEL_NAMES),
+            id2label=dict(enumerate(LABEL_NAMES)),
+            label2id={label: i for i, label in enumerate(LABEL_NAMES)},
+        )
 
 
 def count_parameters(model: PreTrainedModel) -> int:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 
 def is_local(ref: str) -> bool:
@@ -23,3 +25,24 @@ def check_local(ref: str, what: str) -> str:
     if not path.is_dir():
         raise FileNotFoundError(f"{what} {ref!r} is a local path, but no such folder exists")
     return str(path)
+
+
+class SourceError(ValueError):
+    """A dataset or model reference (Hub id or local folder) that cannot be loaded."""
+
+
+@contextmanager
+def loading(ref: str, what: str) -> Iterator[None]:
+    """Turn the OSError that datasets/transformers raise for an unreachable Hub
+    id or an unreadable folder into a SourceError naming the param and the fix."""
+    try:
+        yield
+    except OSError as err:
+        if isinstance(err, FileNotFoundError) and is_local(ref):
+            raise
+        if is_local(ref):
+            raise SourceError(f"{what} {ref!r} is not a loadable folder: {err}") from err
+        raise SourceError(
+            f"{what} {ref!r} could not be loaded from the Hugging Face Hub ({err}). "
+            f"Offline? Point it at a local folder: dvc exp run -S {what}=PATH"
+        ) from err

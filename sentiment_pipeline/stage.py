@@ -8,8 +8,9 @@ from typing import Callable
 
 from .config import ParamsError
 from .data import DataError
+from .sources import SourceError
 
-USER_ERRORS = (ParamsError, DataError, FileNotFoundError)
+USER_ERRORS = (ParamsError, DataError, SourceError, FileNotFoundError)
 
 
 def run(main: Callable[[], None]) -> None:

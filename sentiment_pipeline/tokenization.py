@@ -15,14 +15,15 @@ from dataclasses import dataclass
 from datasets import Dataset
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
-from .sources import check_local
+from .sources import check_local, loading
 
 _PROBE = "sentiment"
 
 
 def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
     """The fast tokenizer of a Hub model id or local model folder."""
-    tokenizer = AutoTokenizer.from_pretrained(check_local(name, "model.name"))
+    with loading(name, "model.name"):
+        tokenizer = AutoTokenizer.from_pretrained(check_local(name, "model.name"))
     if not tokenizer.is_fast:
         raise ValueError(f"model.name {name!r} has no fast (Rust) tokenizer; the pipeline needs one")
     return tokenizer

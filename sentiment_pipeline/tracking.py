@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -20,6 +21,7 @@ from urllib.parse import unquote, urlparse
 
 import mlflow
 from filelock import FileLock
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from .config import Params, flatten
@@ -113,13 +115,28 @@ def start_training_run(params: Params) -> Iterator[mlflow.ActiveRun]:
 
 
 @contextmanager
-def resume_run(run_file: Path) -> Iterator[mlflow.ActiveRun]:
-    """Re-open the run the train stage recorded in `run_file` (evaluate, plot)."""
+def resume_run(run_file: Path) -> Iterator[mlflow.ActiveRun | None]:
+    """Re-open the run the train stage recorded in `run_file` (evaluate, plot).
+
+    Yields None, with a warning, when this store does not hold that run (a
+    fresh clone whose models/mlflow_run.json names a run from another machine):
+    the stage's own outputs matter more than the log, and logging to no run
+    would make MLflow start an unrelated one.
+    """
     if not Path(run_file).is_file():
         raise FileNotFoundError(f"{run_file} not found: run the train stage first")
-    info = json.loads(Path(run_file).read_text())
-    mlflow.set_tracking_uri(tracking_uri())
-    with mlflow.start_run(run_id=info["run_id"]) as run:
+    run_id = json.loads(Path(run_file).read_text())["run_id"]
+    uri = tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    try:
+        MlflowClient(uri).get_run(run_id)
+    except MlflowException:
+        warnings.warn(f"MLflow run {run_id} (from {run_file}) is not in the store {uri}; "
+                      "nothing is logged to MLflow. Rerun train (dvc repro -f -s train) to get a run here.",
+                      stacklevel=3)
+        yield None
+        return
+    with mlflow.start_run(run_id=run_id) as run:
         yield run
 
 

@@ -25,9 +25,10 @@ def main() -> None:
         layout.PREDICTIONS, index=False)
     roc_table(info["label"], prob_pos).to_csv(layout.ROC_CURVE, index=False)
     layout.EVAL_METRICS.write_text(json.dumps(metrics, indent=2) + "\n")
-    with tracking.resume_run(layout.RUN_FILE):
-        tracking.log_metrics(metrics, prefix="test_")
-        mlflow.log_artifact(str(layout.EVAL_METRICS), "metrics")
+    with tracking.resume_run(layout.RUN_FILE) as run:
+        if run:
+            tracking.log_metrics(metrics, prefix="test_")
+            mlflow.log_artifact(str(layout.EVAL_METRICS), "metrics")
     print(json.dumps(metrics, indent=2))
 
 

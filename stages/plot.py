@@ -31,8 +31,9 @@ def main() -> None:
     for name, fig in figures.items():
         fig.savefig(layout.PLOTS_DIR / name, dpi=110)
         plt.close(fig)
-    with tracking.resume_run(layout.RUN_FILE):
-        mlflow.log_artifacts(str(layout.PLOTS_DIR), "plots")
+    with tracking.resume_run(layout.RUN_FILE) as run:
+        if run:
+            mlflow.log_artifacts(str(layout.PLOTS_DIR), "plots")
     print(f"{len(figures)} figures -> {layout.PLOTS_DIR}/")
 
 

@@ -1,0 +1,36 @@
+import pytest
+
+from sentiment_pipeline.data import load_labelled
+from sentiment_pipeline.modeling import build_classifier
+from sentiment_pipeline.sources import SourceError, is_local
+from sentiment_pipeline.tokenization import load_tokenizer
+
+
+@pytest.mark.parametrize(
+    "ref, local",
+    [("stanfordnlp/imdb", False), ("distilbert-base-uncased", False), ("../shared/datasets/imdb", True),
+     ("/abs/missing", True), ("./models/x", True), ("~/x", True)],
+)
+def test_hub_id_or_local_path(ref, local):
+    assert is_local(ref) is local
+
+
+# conftest sets HF_HUB_OFFLINE / HF_DATASETS_OFFLINE: the Hub is unreachable, as in CI
+def test_unreachable_hub_dataset_names_the_param_and_the_fix():
+    with pytest.raises(SourceError, match=r"(?s)data.source 'stanfordnlp/imdb' could not be loaded from the Hugging Face Hub.*-S data.source=PATH"):
+        load_labelled("stanfordnlp/imdb")
+
+
+def test_unreachable_hub_model_names_the_param_and_the_fix():
+    with pytest.raises(SourceError, match=r"(?s)model.name 'org/no-such-model' could not be loaded .*-S model.name=PATH"):
+        load_tokenizer("org/no-such-model")
+    with pytest.raises(SourceError, match="model.name"):
+        build_classifier("org/no-such-model")
+
+
+def test_corrupted_model_folder_is_a_clear_error(tmp_path, tiny_model_dir):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json")
+    with pytest.raises((SourceError, ValueError), match="broken|config"):
+        build_classifier(str(broken))
