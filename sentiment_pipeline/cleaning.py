@@ -48,7 +48,7 @@ def clean_splits(
     """Clean both splits, remove test reviews from train, split off validation.
 
     Returns ({"train", "validation", "test"} tables with columns text, label,
-    and a report of what was dropped and why.
+    and a report of what was dropped and why, per split, under "clean".
     """
     report: dict = {}
     train = _clean_split(train, "train", report)
@@ -68,4 +68,4 @@ def clean_splits(
         report.setdefault(split, {})
         report[split]["rows_out"] = len(df)
         report[split]["positive_share"] = round(float(counts.get(1, 0)) / max(len(df), 1), 4)
-    return tables, report
+    return tables, {"clean": report}  # nested, so `dvc exp show` names columns clean.train.*

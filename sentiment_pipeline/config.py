@@ -13,8 +13,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .errors import PipelineInputError
 
-class ParamsError(ValueError):
+
+class ParamsError(PipelineInputError):
     """params.yaml is missing, unreadable or invalid."""
 
 

@@ -8,6 +8,7 @@ import tempfile
 import datasets
 from datasets import ClassLabel, Dataset, DatasetDict
 
+from .errors import PipelineInputError
 from .layout import LABEL_NAMES
 from .sources import check_local, is_local, loading
 
@@ -15,7 +16,7 @@ REQUIRED_SPLITS = ("train", "test")
 REQUIRED_COLUMNS = ("text", "label")
 
 
-class DataError(ValueError):
+class DataError(PipelineInputError):
     """The dataset does not have the layout or labels the pipeline needs."""
 
 

@@ -6,6 +6,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from .errors import PipelineInputError
+
 
 def is_local(ref: str) -> bool:
     """True when `ref` names a local folder rather than a Hugging Face Hub id.
@@ -27,7 +29,7 @@ def check_local(ref: str, what: str) -> str:
     return str(path)
 
 
-class SourceError(ValueError):
+class SourceError(PipelineInputError):
     """A dataset or model reference (Hub id or local folder) that cannot be loaded."""
 
 

@@ -1,25 +1,29 @@
-"""How a stage script exits: user errors as one clear line, not a traceback."""
+"""How a stage script runs and exits: bad input as one clear line, not a traceback."""
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from typing import Callable
 
-from .config import ParamsError
-from .data import DataError
-from .sources import SourceError
+from .errors import PipelineInputError
 
-USER_ERRORS = (ParamsError, DataError, SourceError, FileNotFoundError)
+
+def _terminate(signum, frame):  # noqa: ARG001
+    # SIGTERM (a killed `dvc repro`, a queue worker stopped) unwinds like Ctrl-C,
+    # so context managers run: the MLflow run is closed as FAILED, not left RUNNING
+    raise SystemExit(128 + signum)
 
 
 def run(main: Callable[[], None]) -> None:
-    """Call a stage's main(); a bad param, dataset or missing file exits with status 2
-    and a message naming it (set SENTIMENT_PIPELINE_DEBUG=1 for the traceback)."""
+    """Call a stage's main(); bad params, data or a missing file/folder exit with
+    status 2 and a message naming it (SENTIMENT_PIPELINE_DEBUG=1 shows the traceback)."""
     os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         main()
-    except USER_ERRORS as err:
+    except (PipelineInputError, FileNotFoundError) as err:
         if os.environ.get("SENTIMENT_PIPELINE_DEBUG"):
             raise
         print(f"error: {err}", file=sys.stderr)

@@ -38,9 +38,9 @@ def tiny_model_dir(tmp_path_factory, imdb_dir) -> Path:
 
 def tiny_params(imdb_dir: Path, model_dir: Path) -> dict:
     """params.yaml content for a seconds-long run on the fixtures."""
-    import yaml
+    from sentiment_pipeline.config import Params
 
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params = Params().model_dump()  # the schema defaults, whatever the workspace's params.yaml holds
     params["data"].update(source=str(imdb_dir), train_size=None, test_size=None, val_fraction=0.2)
     params["model"]["name"] = str(model_dir)
     params["tokenize"]["max_length"] = 64

@@ -33,11 +33,11 @@ def test_clean_splits_drops_and_reports_what_and_why():
     )
     test = _frame([("seen in test", 1), ("a test review", 0), ("a test review", 0)])
     tables, report = clean_splits(train, test, val_fraction=0.2, seed=0)
-    assert report["train"] == {
+    assert report["clean"]["train"] == {
         "rows_in": 25, "dropped_empty": 1, "dropped_conflicting_labels": 2, "dropped_duplicates": 1,
         "dropped_test_overlap": 1, "rows_out": 16, "positive_share": 0.5,
     }
-    assert report["test"]["dropped_duplicates"] == 1 and report["test"]["rows_out"] == 2
+    assert report["clean"]["test"]["dropped_duplicates"] == 1 and report["clean"]["test"]["rows_out"] == 2
     assert len(tables["validation"]) == 4 and tables["validation"]["label"].sum() == 2  # stratified
     all_train = set(tables["train"]["text"]) | set(tables["validation"]["text"])
     assert len(all_train) == 20 and not all_train & set(tables["test"]["text"])

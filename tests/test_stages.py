@@ -36,7 +36,7 @@ def test_download(workspace, monkeypatch):
 
 def test_clean(workspace, monkeypatch):
     run_stage("clean", workspace, monkeypatch)
-    report = json.loads((workspace / layout.CLEAN_REPORT).read_text())
+    report = json.loads((workspace / layout.CLEAN_REPORT).read_text())["clean"]
     assert report["train"]["dropped_empty"] == 1
     assert report["train"]["dropped_duplicates"] == 1
     assert report["train"]["dropped_test_overlap"] == 1
