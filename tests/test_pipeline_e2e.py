@@ -93,6 +93,17 @@ def test_temp_workspace_experiment_logs_to_the_main_store(project):
     assert "lw-1.5" in shown and "cp-0" in shown
 
 
+def test_plots_diff_renders_both_experiments(project):
+    root, _ = project
+    dvc(project, "plots", "diff", "lw-1.5", "cp-0", "-o", "diff_html")
+    html = (root / "diff_html" / "index.html").read_text()
+    for rev in ("lw-1.5", "cp-0"):
+        assert f'"rev": "{rev}"' in html
+    for field in ('"fpr"', '"val_f1"', '"epoch_time_s"', '"predicted"'):  # ROC, history, confusion
+        assert field in html
+    assert (root / "diff_html" / "static" / "cp-0_plots_roc_curve.png").is_file()
+
+
 def test_invalid_param_fails_fast_naming_the_key(project):
     root, env = project
     result = subprocess.run([sys.executable, "-m", "dvc", "exp", "run", "-S", "train.lr=-1"],
