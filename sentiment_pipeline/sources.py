@@ -35,15 +35,18 @@ class SourceError(PipelineInputError):
 
 @contextmanager
 def loading(ref: str, what: str) -> Iterator[None]:
-    """Turn the OSError that datasets/transformers raise for an unreachable Hub
-    id or an unreadable folder into a SourceError naming the param and the fix."""
+    """Turn what datasets/transformers raise for an unreachable Hub id (OSError)
+    or an unloadable local folder (OSError, ValueError) into a SourceError naming
+    the param and the fix."""
     try:
         yield
-    except OSError as err:
-        if isinstance(err, FileNotFoundError) and is_local(ref):
+    except (OSError, ValueError) as err:
+        if isinstance(err, (FileNotFoundError, PipelineInputError)) and is_local(ref):
             raise
         if is_local(ref):
             raise SourceError(f"{what} {ref!r} is not a loadable folder: {err}") from err
+        if not isinstance(err, OSError):
+            raise
         raise SourceError(
             f"{what} {ref!r} could not be loaded from the Hugging Face Hub ({err}). "
             f"Offline? Point it at a local folder: dvc exp run -S {what}=PATH"

@@ -28,9 +28,15 @@ def test_unreachable_hub_model_names_the_param_and_the_fix():
         build_classifier("org/no-such-model")
 
 
-def test_corrupted_model_folder_is_a_clear_error(tmp_path, tiny_model_dir):
+def test_corrupted_or_empty_model_folder_is_a_clear_error(tmp_path):
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "config.json").write_text("{not json")
-    with pytest.raises((SourceError, ValueError), match="broken|config"):
+    with pytest.raises(SourceError, match=r"model.name '.*broken' is not a loadable folder: .*config"):
         build_classifier(str(broken))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(SourceError, match=r"model.name '.*empty' is not a loadable folder"):
+        load_tokenizer(str(empty))
+    with pytest.raises(SourceError, match=r"model.name '.*empty' is not a loadable folder"):
+        build_classifier(str(empty))
