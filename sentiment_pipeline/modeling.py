@@ -14,9 +14,10 @@ def build_classifier(name: str) -> PreTrainedModel:
     A checkpoint without a classification head (e.g. a sentence-transformers
     encoder) gets a freshly initialised one; transformers says so in its log.
     """
+    path = check_local(name, "model.name")
     with loading(name, "model.name"):
         return AutoModelForSequenceClassification.from_pretrained(
-            check_local(name, "model.name"),
+            path,
             num_labels=len(LABEL_NAMES),
             id2label=dict(enumerate(LABEL_NAMES)),
             label2id={label: i for i, label in enumerate(LABEL_NAMES)},

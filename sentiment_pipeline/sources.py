@@ -35,14 +35,12 @@ class SourceError(PipelineInputError):
 
 @contextmanager
 def loading(ref: str, what: str) -> Iterator[None]:
-    """Turn what datasets/transformers raise for an unreachable Hub id (OSError)
-    or an unloadable local folder (OSError, ValueError) into a SourceError naming
-    the param and the fix."""
+    """Turn what datasets/transformers raise for an unloadable local folder
+    (OSError, ValueError) or an unreachable Hub id (OSError) into a SourceError
+    naming the param and the fix. Check a local path exists (check_local) first."""
     try:
         yield
     except (OSError, ValueError) as err:
-        if isinstance(err, (FileNotFoundError, PipelineInputError)) and is_local(ref):
-            raise
         if is_local(ref):
             raise SourceError(f"{what} {ref!r} is not a loadable folder: {err}") from err
         if not isinstance(err, OSError):

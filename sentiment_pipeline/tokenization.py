@@ -15,17 +15,18 @@ from dataclasses import dataclass
 from datasets import Dataset
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
-from .sources import check_local, loading
+from .sources import SourceError, check_local, loading
 
 _PROBE = "sentiment"
 
 
 def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
     """The fast tokenizer of a Hub model id or local model folder."""
+    path = check_local(name, "model.name")
     with loading(name, "model.name"):
-        tokenizer = AutoTokenizer.from_pretrained(check_local(name, "model.name"))
+        tokenizer = AutoTokenizer.from_pretrained(path)
     if not tokenizer.is_fast:
-        raise ValueError(f"model.name {name!r} has no fast (Rust) tokenizer; the pipeline needs one")
+        raise SourceError(f"model.name {name!r} has no fast (Rust) tokenizer; the pipeline needs one")
     return tokenizer
 
 
