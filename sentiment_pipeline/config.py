@@ -51,8 +51,9 @@ class LossParams(_Section):
     length_weight: float = Field(default=0.5, ge=0)
     # strength of the confident-mistake penalty (0 = off)
     confidence_penalty: float = Field(default=1.0, ge=0)
-    # what the length weights are normalised over to mean 1
-    length_norm: Literal["batch", "dataset"] = "batch"
+    # what the length weights are normalised over to mean 1: "dataset" keeps the
+    # weighting alive in length-grouped batches (all lengths in a batch alike)
+    length_norm: Literal["batch", "dataset"] = "dataset"
 
 
 class TrainParams(_Section):
@@ -64,7 +65,14 @@ class TrainParams(_Section):
     weight_decay: float = Field(default=0.01, ge=0)
     warmup_ratio: float = Field(default=0.1, ge=0, lt=1)
     seed: int = 42
-    group_by_length: bool = False
+    group_by_length: bool = True  # batches of similar token length (less padding)
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    grad_accum_steps: int = Field(default=1, gt=0)
+    max_grad_norm: float = Field(default=1.0, ge=0)  # 0 = no clipping
+    early_stopping_patience: int = Field(default=0, ge=0)  # epochs without a better val F1; 0 = off
+    checkpoint_every_steps: int = Field(default=200, ge=0)  # 0 = at epoch ends only
+    deterministic: bool = True  # torch deterministic algorithms (slower on GPU)
+    processes: int = Field(default=1, gt=0)  # >1: DistributedDataParallel under torchrun
     logging_steps: int = Field(default=20, gt=0)
     device: Literal["auto", "cpu"] = "auto"
 

@@ -102,12 +102,24 @@ def run_tags(params: Params) -> dict[str, str]:
 
 
 @contextmanager
-def start_training_run(params: Params) -> Iterator[mlflow.ActiveRun]:
+def start_training_run(params: Params, run_id: str | None = None) -> Iterator[mlflow.ActiveRun]:
     """Open the MLflow run of one training: tags and every param (loss settings first).
 
-    The run is named after the DVC experiment when there is one.
+    The run is named after the DVC experiment when there is one. `run_id` (an
+    interrupted training being resumed) re-opens that run, when the store has it,
+    so one training is one run however often it was restarted.
     """
     experiment_id = prepare_experiment(params.mlflow.experiment)
+    if run_id is not None:
+        try:
+            MlflowClient(tracking_uri()).get_run(run_id)
+        except MlflowException:
+            run_id = None
+    if run_id is not None:
+        with mlflow.start_run(run_id=run_id) as run:
+            mlflow.set_tag("resumed", "true")
+            yield run
+        return
     tags = run_tags(params)
     with mlflow.start_run(experiment_id=experiment_id, run_name=tags.get("dvc_exp_name"), tags=tags) as run:
         mlflow.log_params(flatten(params))

@@ -1,15 +1,19 @@
 """Fine-tuning with the Hugging Face Trainer and SentimentWeightedLoss.
 
-The Trainer does the loop: AdamW, linear warmup/decay, device placement (CUDA,
-MPS or CPU), tqdm bars, per-epoch validation and keeping the best checkpoint by
-validation F1. This module adds the custom loss (via `compute_loss`), a per-epoch
-history, and the files the later stages read.
+The Trainer does the loop: AdamW, linear warmup/decay, gradient accumulation and
+clipping, mixed precision (autocast, grad scaler for fp16), device placement,
+DistributedDataParallel under torchrun, tqdm bars, per-epoch validation, early
+stopping, keeping the best checkpoint by validation F1, and checkpoint/resume
+(it skips the batches a checkpoint already trained on and restores the RNGs).
+This module adds the custom loss (via `compute_loss`), the length-grouped order
+that resumes exactly (sampling.py), checkpoints every N steps that are only
+resumed by the same params and data (checkpoints.py), a per-epoch history, and
+the files the later stages read.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,14 +21,26 @@ from typing import Callable
 
 import numpy as np
 import torch
-from datasets import DatasetDict
-from transformers import EvalPrediction, Trainer, TrainerCallback, TrainingArguments, set_seed
+from datasets import Dataset, DatasetDict
+from transformers import (
+    EarlyStoppingCallback,
+    EvalPrediction,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+    set_seed,
+)
 
-from .batching import LENGTH_KEY, PaddingCollatorWithLengths
+from .batching import LENGTH_KEY, TOKEN_LENGTH_KEY, PaddingCollatorWithLengths, sort_by_length, token_lengths
+from .checkpoints import CheckpointDir, load_history
 from .config import Params
 from .evaluation import classification_metrics, softmax
 from .loss import SentimentWeightedLoss
 from .modeling import build_classifier, count_parameters
+from .precision import Precision, resolve_device, resolve_precision
+from .sampling import EpochSeededLengthGroupedSampler
 from .tokenization import load_tokenizer
 
 PIPELINE_CONFIG = "sentiment_pipeline.json"  # how inputs were prepared, saved beside the model
@@ -32,14 +48,16 @@ BEST_METRIC = "f1"
 
 
 class WeightedLossTrainer(Trainer):
-    """Trainer whose loss is SentimentWeightedLoss over (logits, labels, n_words)."""
+    """Trainer whose loss is SentimentWeightedLoss over (logits, labels, n_words),
+    and whose length-grouped order is seeded per epoch (exact resume)."""
 
     # our loss is a per-batch mean, so the Trainer must divide it for gradient accumulation
     loss_is_scaled_for_ga = False
 
-    def __init__(self, *args, loss_fn: SentimentWeightedLoss, **kwargs) -> None:
+    def __init__(self, *args, loss_fn: SentimentWeightedLoss, group_by_length: bool, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.loss_fn = loss_fn
+        self.group_by_length = group_by_length
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         inputs = dict(inputs)  # the Trainer reads labels from the original afterwards
@@ -48,6 +66,16 @@ class WeightedLossTrainer(Trainer):
         outputs = model(**inputs)
         loss = self.loss_fn(outputs.logits, labels, lengths)
         return (loss, outputs) if return_outputs else loss
+
+    def _get_train_sampler(self, train_dataset: Dataset | None = None):
+        if not self.group_by_length:
+            return super()._get_train_sampler(train_dataset)  # random; accelerate seeds it per epoch
+        dataset = train_dataset if train_dataset is not None else self.train_dataset
+        return EpochSeededLengthGroupedSampler(
+            self.args.train_batch_size * self.args.gradient_accumulation_steps,
+            lengths=token_lengths(dataset).tolist(),
+            seed=self.args.data_seed if self.args.data_seed is not None else self.args.seed,
+        )
 
 
 def compute_metrics(prediction: EvalPrediction) -> dict[str, float]:
@@ -58,7 +86,9 @@ def compute_metrics(prediction: EvalPrediction) -> dict[str, float]:
 
 class HistoryCallback(TrainerCallback):
     """Collects per-step training loss and one row per epoch (train loss, validation
-    metrics, epoch time, throughput), and hands each row to `listeners` as it comes."""
+    metrics, epoch time, step time, throughput), and hands each row to `listeners`
+    as it comes (on rank 0 only). Its state travels in checkpoints, so a resumed
+    run continues the same history, the interrupted epoch's time included."""
 
     def __init__(self, n_train: int, listeners: list[Callable[[str, dict], None]] | None = None) -> None:
         self.n_train = n_train
@@ -68,45 +98,95 @@ class HistoryCallback(TrainerCallback):
         self._epoch_start = 0.0
         self._epoch_time = 0.0
         self._epoch_step0 = 0
+        self._elapsed_before = 0.0  # time this epoch ran before a resume
+        self._resumed: dict | None = None
 
-    def _emit(self, kind: str, row: dict) -> None:
-        for listener in self.listeners:
-            listener(kind, row)
+    def state_dict(self, global_step: int) -> dict:
+        in_epoch = time.perf_counter() - self._epoch_start
+        mid_epoch = not self.epochs or self.epochs[-1]["step"] < global_step  # else saved at an epoch end
+        return {"steps": self.steps, "epochs": self.epochs, "mid_epoch": mid_epoch,
+                "epoch_step0": self._epoch_step0, "epoch_elapsed": self._elapsed_before + in_epoch}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.steps, self.epochs = list(state["steps"]), list(state["epochs"])
+        self._resumed = state
+
+    def _emit(self, state, kind: str, row: dict) -> None:
+        if state.is_world_process_zero:
+            for listener in self.listeners:
+                listener(kind, row)
 
     def on_epoch_begin(self, args, state, control, **kwargs):
         self._epoch_start = time.perf_counter()
         self._epoch_step0 = state.global_step
+        self._elapsed_before = 0.0
+        if self._resumed is not None:
+            if self._resumed.get("mid_epoch"):
+                # resumed in the middle of this epoch: keep counting from its start
+                self._epoch_step0 = self._resumed["epoch_step0"]
+                self._elapsed_before = self._resumed["epoch_elapsed"]
+            self._resumed = None
 
     def on_epoch_end(self, args, state, control, **kwargs):
-        self._epoch_time = time.perf_counter() - self._epoch_start
+        self._epoch_time = self._elapsed_before + time.perf_counter() - self._epoch_start
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if logs and "loss" in logs:
             row = {"step": state.global_step, "epoch": round(state.epoch or 0, 4), "loss": logs["loss"],
                    "learning_rate": logs.get("learning_rate")}
             self.steps.append(row)
-            self._emit("step", row)
+            self._emit(state, "step", row)
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         metrics = metrics or {}
         epoch = len(self.epochs) + 1
         in_epoch = [s for s in self.steps if s["step"] > self._epoch_step0]
         steps_in_epoch = max(state.global_step - self._epoch_step0, 1)
+        examples = min(self.n_train, steps_in_epoch * args.train_batch_size * args.gradient_accumulation_steps
+                       * args.world_size)
         row = {
             "epoch": epoch,
             "step": state.global_step,
+            # logs come at every logging step, checkpoint and epoch end, so this is the epoch's own mean
             "train_loss": float(np.mean([s["loss"] for s in in_epoch])) if in_epoch else None,
             **{f"val_{k[len('eval_'):]}": v for k, v in metrics.items()
                if k.startswith("eval_") and k not in ("eval_runtime", "eval_samples_per_second",
                                                       "eval_steps_per_second", "eval_epoch")},
             "epoch_time_s": round(self._epoch_time, 3),
-            "epoch_examples_per_s": round(
-                min(self.n_train, steps_in_epoch * args.per_device_train_batch_size * args.world_size)
-                / max(self._epoch_time, 1e-9), 3),
+            "epoch_examples_per_s": round(examples / max(self._epoch_time, 1e-9), 3),
             "step_time_s": round(self._epoch_time / steps_in_epoch, 4),
         }
         self.epochs.append(row)
-        self._emit("epoch", row)
+        self._emit(state, "epoch", row)
+
+
+class CheckpointCallback(TrainerCallback):
+    """Checkpoints every `every_steps` optimizer steps besides the Trainer's
+    epoch-end ones, each completed by CheckpointDir (history, no pickle, marker).
+
+    It also makes the Trainer log at every checkpoint and epoch end: the Trainer
+    does not checkpoint the loss it has summed since its last log, so without
+    this a resumed run would log a differently averaged loss."""
+
+    def __init__(self, checkpoints: CheckpointDir, history: HistoryCallback, every_steps: int) -> None:
+        self.checkpoints = checkpoints
+        self.history = history
+        self.every_steps = every_steps
+
+    def on_step_end(self, args, state, control, **kwargs):
+        at_epoch_end = abs((state.epoch or 0) - round(state.epoch or 0)) < 1e-9  # the epoch-end save comes next
+        if self.every_steps and state.global_step % self.every_steps == 0 and not at_epoch_end:
+            control.should_save = True
+            control.should_log = True
+        return control
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        control.should_log = True
+        return control
+
+    def on_save(self, args, state, control, **kwargs):
+        self.checkpoints.complete(Path(args.output_dir) / f"checkpoint-{state.global_step}",
+                                  self.history.state_dict(state.global_step))
 
 
 @dataclass
@@ -115,100 +195,158 @@ class TrainResult:
     epochs: list[dict] = field(default_factory=list)
     steps: list[dict] = field(default_factory=list)
     device: str = "cpu"
+    precision: str = "fp32"
 
 
-TRAIN_COLUMNS = ("input_ids", "attention_mask", "token_type_ids", "label", LENGTH_KEY, "length")
+TRAIN_COLUMNS = ("input_ids", "attention_mask", "token_type_ids", "label", LENGTH_KEY, TOKEN_LENGTH_KEY)
 
 
-def _training_arguments(params: Params, checkpoint_dir: Path) -> TrainingArguments:
+def training_arguments(params: Params, checkpoint_dir: Path, precision: Precision) -> TrainingArguments:
     t = params.train
     return TrainingArguments(
         output_dir=str(checkpoint_dir),
         num_train_epochs=t.epochs,
         per_device_train_batch_size=t.batch_size,
         per_device_eval_batch_size=t.eval_batch_size,
+        gradient_accumulation_steps=t.grad_accum_steps,
+        max_grad_norm=t.max_grad_norm if t.max_grad_norm > 0 else None,
         learning_rate=t.lr,
         weight_decay=t.weight_decay,
         warmup_steps=t.warmup_ratio,  # a float in [0, 1) is a share of all steps in transformers 5
         lr_scheduler_type="linear",
         optim="adamw_torch",
+        bf16=precision.bf16,
+        fp16=precision.fp16,
         seed=t.seed,
         data_seed=t.seed,
+        full_determinism=t.deterministic,
         eval_strategy="epoch",
-        save_strategy="epoch",
+        save_strategy="epoch",  # plus every checkpoint_every_steps (CheckpointCallback)
         save_total_limit=1,  # with load_best_model_at_end the best checkpoint is kept as well
-        save_only_model=True,
         load_best_model_at_end=True,
         metric_for_best_model=BEST_METRIC,
         greater_is_better=True,
+        restore_callback_states_from_checkpoint=True,  # the early-stopping counter survives a resume
         logging_strategy="steps",
         logging_steps=t.logging_steps,
-        train_sampling_strategy="group_by_length" if t.group_by_length else "random",
+        train_sampling_strategy="random",  # length grouping: WeightedLossTrainer._get_train_sampler
         remove_unused_columns=False,  # n_words must reach compute_loss
-        use_cpu=t.device == "cpu",
+        use_cpu=precision.device == "cpu",
         report_to="none",  # MLflow logging is ours (tracking.py): stable names, one run per pipeline run
     )
+
+
+def build_loss(params: Params, train_ds: Dataset) -> SentimentWeightedLoss:
+    loss_cfg = params.train.loss
+    reference = None
+    if loss_cfg.length_norm == "dataset":
+        lengths = torch.from_numpy(np.asarray(train_ds.with_format("numpy")[LENGTH_KEY]))
+        reference = SentimentWeightedLoss.reference_for(lengths, loss_cfg.length_weight)
+    return SentimentWeightedLoss(loss_cfg.length_weight, loss_cfg.confidence_penalty, loss_cfg.length_norm, reference)
+
+
+def build_trainer(
+    params: Params,
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    train_ds: Dataset,
+    val_ds: Dataset | None,
+    checkpoint_dir: Path,
+    callbacks: list[TrainerCallback] | None = None,
+    pad_to: int | None = None,
+) -> WeightedLossTrainer:
+    """The project's Trainer for `params` (also used by bench/throughput.py;
+    `pad_to` pads every batch to a fixed length there, for comparison)."""
+    precision = resolve_precision(params.train.precision, resolve_device(params.train.device))
+    callbacks = list(callbacks or [])
+    if params.train.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=params.train.early_stopping_patience))
+    if val_ds is not None:
+        val_ds, _ = sort_by_length(val_ds)  # order does not change the metrics; sorted pads least
+    return WeightedLossTrainer(
+        model=model,
+        args=training_arguments(params, checkpoint_dir, precision),
+        train_dataset=train_ds,
+        eval_dataset=val_ds,
+        data_collator=PaddingCollatorWithLengths(tokenizer, pad_to=pad_to),
+        processing_class=tokenizer,
+        compute_metrics=compute_metrics,
+        callbacks=callbacks,
+        loss_fn=build_loss(params, train_ds),
+        group_by_length=params.train.group_by_length,
+    )
+
+
+def _describe_resume(checkpoint: Path) -> str:
+    state = json.loads((checkpoint / "trainer_state.json").read_text())
+    epoch = state.get("epoch") or 0.0
+    done = epoch - int(epoch)
+    where = (f"start of epoch {int(epoch) + 1}" if done < 1e-6
+             else f"epoch {int(epoch) + 1}, {done:.0%} through it")
+    return f"Resuming training from {checkpoint.name}: step {state['global_step']} of {state['max_steps']}, {where}"
 
 
 def train(
     params: Params,
     tokenized: DatasetDict,
     output_dir: Path,
-    checkpoint_dir: Path,
+    checkpoints: CheckpointDir,
+    resume_from: Path | None = None,
     listeners: list[Callable[[str, dict], None]] | None = None,
+    callbacks: list[TrainerCallback] | None = None,
 ) -> TrainResult:
     """Fine-tune `params.model.name` on tokenized train, pick the best epoch by
-    validation F1, save it (safetensors + tokenizer + pipeline config) to `output_dir`."""
+    validation F1, save it (safetensors + tokenizer + pipeline config) to `output_dir`.
+
+    Checkpoints go to `checkpoints.root`; `resume_from` (a complete checkpoint
+    there, see CheckpointDir.resume_point) continues an interrupted training.
+    """
     for split in ("train", "validation"):
         if split not in tokenized:
             raise ValueError(f"tokenized data has no {split!r} split (found {list(tokenized)})")
     columns = [c for c in TRAIN_COLUMNS if c in tokenized["train"].column_names]
     train_ds = tokenized["train"].select_columns(columns)
     val_ds = tokenized["validation"].select_columns(columns)
+    precision = resolve_precision(params.train.precision, resolve_device(params.train.device))  # fail early
 
     set_seed(params.train.seed)  # the new classification head is initialised from this seed
     tokenizer = load_tokenizer(params.model.name)
     model = build_classifier(params.model.name)
-    loss_cfg = params.train.loss
-    reference = None
-    if loss_cfg.length_norm == "dataset":
-        lengths = torch.from_numpy(train_ds.with_format("numpy")[LENGTH_KEY])
-        reference = SentimentWeightedLoss.reference_for(lengths, loss_cfg.length_weight)
-    loss_fn = SentimentWeightedLoss(loss_cfg.length_weight, loss_cfg.confidence_penalty,
-                                    loss_cfg.length_norm, reference)
-
     history = HistoryCallback(len(train_ds), listeners)
-    trainer = WeightedLossTrainer(
-        model=model,
-        args=_training_arguments(params, checkpoint_dir),
-        train_dataset=train_ds,
-        eval_dataset=val_ds,
-        data_collator=PaddingCollatorWithLengths(tokenizer),
-        processing_class=tokenizer,
-        compute_metrics=compute_metrics,
-        callbacks=[history],
-        loss_fn=loss_fn,
-    )
-    outcome = trainer.train()
-    trainer.save_model(str(output_dir))
-    # the Trainer also pickles its TrainingArguments there; the model folder stays pickle-free
-    (Path(output_dir) / "training_args.bin").unlink(missing_ok=True)
-    save_pipeline_config(params, output_dir)
-    shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    saver = CheckpointCallback(checkpoints, history, params.train.checkpoint_every_steps)
+    trainer = build_trainer(params, model, tokenizer, train_ds, val_ds, checkpoints.root,
+                            callbacks=[history, saver, *(callbacks or [])])
+    if resume_from is not None:
+        saved = load_history(resume_from)
+        if saved:
+            history.load_state_dict(saved)
+        if trainer.is_world_process_zero():
+            print(_describe_resume(resume_from), flush=True)
+    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+
+    if trainer.is_world_process_zero():
+        trainer.save_model(str(output_dir))
+        # the Trainer also pickles its TrainingArguments there; the model folder stays pickle-free
+        (Path(output_dir) / "training_args.bin").unlink(missing_ok=True)
+        save_pipeline_config(params, output_dir)
+    checkpoints.finish()
 
     best = max(history.epochs, key=lambda row: row.get(f"val_{BEST_METRIC}", -1.0))
+    train_time = sum(row["epoch_time_s"] for row in history.epochs)  # across a resume, unlike the Trainer's
+    examples = sum(row["epoch_examples_per_s"] * row["epoch_time_s"] for row in history.epochs)
     metrics = {
         "best_epoch": best["epoch"],
         **{k: v for k, v in best.items() if k.startswith("val_")},
+        "train_loss": best["train_loss"],  # of the best epoch, the one saved
         "epochs_run": len(history.epochs),
-        "train_runtime_s": round(outcome.metrics["train_runtime"], 2),
-        "train_examples_per_s": round(outcome.metrics["train_samples_per_second"], 3),
-        "train_loss": round(outcome.training_loss, 6),
+        "train_runtime_s": round(train_time, 2),
+        "train_examples_per_s": round(examples / max(train_time, 1e-9), 3),
         "n_train": len(train_ds),
         "n_validation": len(val_ds),
         "n_parameters": count_parameters(trainer.model),
     }
-    return TrainResult(metrics=metrics, epochs=history.epochs, steps=history.steps, device=str(trainer.args.device))
+    return TrainResult(metrics=metrics, epochs=history.epochs, steps=history.steps,
+                       device=str(trainer.args.device), precision=precision.dtype)
 
 
 def save_pipeline_config(params: Params, output_dir: Path) -> None:

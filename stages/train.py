@@ -1,29 +1,50 @@
 """Stage train: data/tokenized -> models/best, metrics/train.json, training history.
 
-Opens the MLflow run of this pipeline run; evaluate and plot add to it.
+Opens the MLflow run of this pipeline run; evaluate and plot add to it. A run
+killed midway leaves checkpoints in models/checkpoints (a persist output), and
+the next run with the same params and data resumes from the latest one.
+`train.processes` > 1 restarts this stage under torchrun (DDP); rank 0 writes.
 """
 
 import json
+import sys
 
 import mlflow
 import pandas as pd
 from datasets import load_from_disk
 
-from sentiment_pipeline import layout, tracking
+from sentiment_pipeline import distributed, layout, tracking
+from sentiment_pipeline.checkpoints import CheckpointDir, fingerprint
 from sentiment_pipeline.config import load_params
-from sentiment_pipeline.training import train
+from sentiment_pipeline.precision import resolve_device, resolve_precision
 from sentiment_pipeline.stage import run
+from sentiment_pipeline.training import train
 
 
 def main() -> None:
     params = load_params()
+    resolve_precision(params.train.precision, resolve_device(params.train.device))  # bad combination: fail now
+    if not layout.TOKENIZED_DIR.is_dir():
+        raise FileNotFoundError(f"{layout.TOKENIZED_DIR} not found: run the tokenize stage first")
+    if params.train.processes > 1 and not distributed.launched_by_torchrun():
+        sys.exit(distributed.relaunch_with_torchrun("stages.train", params.train.processes))
+
     tokenized = load_from_disk(str(layout.TOKENIZED_DIR))
-    with tracking.start_training_run(params) as run:
-        result = train(params, tokenized, layout.MODEL_DIR, layout.CHECKPOINT_DIR,
+    checkpoints = CheckpointDir(layout.CHECKPOINT_DIR, fingerprint(params, layout.TOKENIZED_DIR),
+                                main_process=distributed.is_main_process())
+    resume = checkpoints.resume_point()
+    if not distributed.is_main_process():  # other DDP ranks train, rank 0 records
+        train(params, tokenized, layout.MODEL_DIR, checkpoints, resume.checkpoint)
+        return
+    print(resume.message, flush=True)
+    with tracking.start_training_run(params, run_id=resume.run_id) as mlflow_run:
+        checkpoints.start(resume, mlflow_run.info.run_id)
+        result = train(params, tokenized, layout.MODEL_DIR, checkpoints, resume.checkpoint,
                        listeners=[tracking.log_history_row])
         tracking.log_train_summary(result.metrics)
-        mlflow.set_tag("device", result.device)
-        tracking.write_run_file(layout.RUN_FILE, run)
+        mlflow.set_tags({"device": result.device, "precision": result.precision,
+                         "processes": distributed.world_size()})
+        tracking.write_run_file(layout.RUN_FILE, mlflow_run)
     layout.REPORTS_DIR.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(result.epochs).to_csv(layout.TRAIN_HISTORY, index=False)
     pd.DataFrame(result.steps, columns=["step", "epoch", "loss", "learning_rate"]).to_csv(

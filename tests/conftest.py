@@ -44,6 +44,6 @@ def tiny_params(imdb_dir: Path, model_dir: Path) -> dict:
     params["data"].update(source=str(imdb_dir), train_size=None, test_size=None, val_fraction=0.2)
     params["model"]["name"] = str(model_dir)
     params["tokenize"]["max_length"] = 64
-    params["train"].update(epochs=3, batch_size=8, eval_batch_size=16, lr=3e-3, logging_steps=2, device="cpu")
+    params["train"].update(epochs=3, batch_size=4, eval_batch_size=16, lr=1e-3, logging_steps=2, device="cpu")
     params["evaluate"]["batch_size"] = 16
     return params

@@ -1,59 +1,17 @@
 """The whole DVC pipeline in a throw-away git repo on the tiny fixtures:
 what runs on `dvc repro`, what reruns after a loss change, what MLflow holds."""
 
-import os
-import re
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-import yaml
-from mlflow.tracking import MlflowClient
 
-from conftest import REPO, tiny_params
-
-STAGES = ["download", "clean", "tokenize", "train", "evaluate", "plot"]
-
-
-def sh(cmd, cwd, env):
-    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, f"{cmd} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-    return result.stdout + result.stderr
-
-
-def stages_run(output):
-    return [s for s in STAGES if re.search(rf"Running stage '{s}'", output)]
+from dvc_project import STAGES, dvc, make_project, runs, sh, stages_run
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, imdb_dir, tiny_model_dir):
-    root = tmp_path_factory.mktemp("project")
-    for item in ("stages", "sentiment_pipeline"):
-        shutil.copytree(REPO / item, root / item, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(REPO / "dvc.yaml", root)
-    (root / "params.yaml").write_text(yaml.safe_dump(tiny_params(imdb_dir, tiny_model_dir), sort_keys=False))
-    (root / ".gitignore").write_text("mlflow.db*\nmlartifacts/\n__pycache__/\n")
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    env.update(GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
-    sh(["git", "init", "-q", "-b", "main"], root, env)
-    sh([sys.executable, "-m", "dvc", "init", "-q"], root, env)
-    sh(["git", "add", "-A"], root, env)
-    sh(["git", "commit", "-qm", "pipeline"], root, env)
-    return root, env
-
-
-def dvc(project, *args):
-    root, env = project
-    return sh([sys.executable, "-m", "dvc", *args], root, env)
-
-
-def runs(root):
-    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name("imdb-sentiment")
-    return client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"])
+    return make_project(tmp_path_factory.mktemp("project"), imdb_dir, tiny_model_dir)
 
 
 def test_repro_runs_every_stage_then_nothing(project):

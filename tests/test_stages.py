@@ -60,7 +60,10 @@ def test_train(workspace, monkeypatch):
     assert (model_dir / "model.safetensors").is_file() and (model_dir / "tokenizer.json").is_file()
     assert not list(model_dir.glob("*.bin")) and not list(model_dir.glob("*.pt*"))  # no pickles
     assert json.loads((model_dir / "sentiment_pipeline.json").read_text())["max_length"] == 64
-    assert not (workspace / layout.CHECKPOINT_DIR).exists()
+    # a finished training leaves no checkpoint, only a state that makes the next run start fresh
+    checkpoints = workspace / layout.CHECKPOINT_DIR
+    assert [p.name for p in checkpoints.iterdir()] == ["state.json"]
+    assert json.loads((checkpoints / "state.json").read_text())["status"] == "finished"
     metrics = json.loads((workspace / layout.TRAIN_METRICS).read_text())
     history = pd.read_csv(workspace / layout.TRAIN_HISTORY)
     assert list(history["epoch"]) == [1, 2, 3] and metrics["epochs_run"] == 3

@@ -1,0 +1,91 @@
+"""A training SIGKILLed mid-epoch resumes from its checkpoint under `dvc repro`
+and ends exactly where an uninterrupted run ends (CPU)."""
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import yaml
+from mlflow.entities import RunStatus
+from safetensors.torch import load_file
+
+from conftest import REPO
+from dvc_project import dvc, make_project, runs, stages_run
+
+EVERY = 4  # checkpoint_every_steps
+
+
+def lock_hash(root, stage, path):
+    outs = yaml.safe_load((root / "dvc.lock").read_text())["stages"][stage]["outs"]
+    return next(out["md5"] for out in outs if out["path"] == path)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, imdb_dir, tiny_model_dir):
+    return make_project(tmp_path_factory.mktemp("resume"), imdb_dir, tiny_model_dir, checkpoint_every_steps=EVERY)
+
+
+def test_sigkilled_training_resumes_exactly(project):
+    root, env = project
+    dvc(project, "repro")  # the uninterrupted reference
+    model_hash = lock_hash(root, "train", "models/best")
+    reference = {
+        "metrics": json.loads((root / "metrics/train.json").read_text()),
+        "history": pd.read_csv(root / "reports/train_history.csv"),
+        "weights": load_file(root / "models/best/model.safetensors"),
+    }
+    steps_per_epoch = int(reference["history"]["step"][0])
+    assert steps_per_epoch > 2 * EVERY
+    n_runs = len(runs(root))
+
+    # as DVC would before rerunning train: its (non-persist) outputs go
+    for out in ("models/best", "metrics/train.json", "reports/train_history.csv"):
+        shutil.rmtree(root / out) if (root / out).is_dir() else (root / out).unlink()
+    # retrain from scratch (the finished state says so), SIGKILLed 3 steps into epoch 2
+    last_checkpoint = steps_per_epoch + EVERY
+    kill_step = last_checkpoint + 3
+    killed = subprocess.run([sys.executable, str(REPO / "tests/train_then_sigkill.py"), str(kill_step)],
+                            cwd=root, env={**env, "PYTHONPATH": str(root)}, capture_output=True, text=True,
+                            timeout=600)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    checkpoints = root / "models/checkpoints"
+    assert json.loads((checkpoints / "state.json").read_text())["status"] == "running"
+    assert (checkpoints / f"checkpoint-{last_checkpoint}" / "COMPLETE").is_file()
+    assert not list(checkpoints.rglob("training_args.bin"))  # no pickled objects in checkpoints
+    assert not (root / "models/best").exists()
+    assert runs(root)[-1].info.status == RunStatus.to_string(RunStatus.RUNNING)  # killed: never closed
+
+    output = dvc(project, "repro")
+    assert f"Resuming training from checkpoint-{last_checkpoint}" in output
+    assert stages_run(output)[0] == "train"
+
+    metrics = json.loads((root / "metrics/train.json").read_text())
+    timing = ("train_runtime_s", "train_examples_per_s")
+    assert {k: v for k, v in metrics.items() if k not in timing} == \
+           {k: v for k, v in reference["metrics"].items() if k not in timing}
+    weights = load_file(root / "models/best/model.safetensors")
+    assert weights.keys() == reference["weights"].keys()
+    for name, tensor in weights.items():
+        assert (tensor == reference["weights"][name]).all(), name  # bit for bit
+    history = pd.read_csv(root / "reports/train_history.csv")
+    timing_columns = ["epoch_time_s", "epoch_examples_per_s", "step_time_s"]
+    pd.testing.assert_frame_equal(history.drop(columns=timing_columns),
+                                  reference["history"].drop(columns=timing_columns))
+    # the interrupted epoch's time counts the part before the kill too
+    assert history["epoch_time_s"][1] > 0
+
+    # one MLflow run for the killed + resumed training, closed and complete
+    all_runs = runs(root)
+    assert len(all_runs) == n_runs + 1
+    resumed = all_runs[-1]
+    assert resumed.info.status == RunStatus.to_string(RunStatus.FINISHED)
+    assert resumed.data.tags.get("resumed") == "true"
+    assert resumed.data.metrics["best_val_f1"] == reference["metrics"]["val_f1"]
+    state = json.loads((checkpoints / "state.json").read_text())
+    assert state["status"] == "finished" and not list(checkpoints.glob("checkpoint-*"))
+    # and DVC records the very same model folder (tokenizer, config, weights)
+    assert lock_hash(root, "train", "models/best") == model_hash
