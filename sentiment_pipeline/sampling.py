@@ -32,6 +32,7 @@ class EpochSeededLengthGroupedSampler(LengthGroupedSampler):
         self.set_epoch(0)
 
     def __iter__(self):
+        self.generator.manual_seed(self.seed + self.epoch)  # every pass of an epoch: the same order
         indices = get_length_grouped_indices(self.lengths, self.batch_size, generator=self.generator)
         batches = [indices[i:i + self.batch_size] for i in range(0, len(indices), self.batch_size)]
         n_full = len(batches) if len(batches[-1]) == self.batch_size else len(batches) - 1
@@ -41,4 +42,3 @@ class EpochSeededLengthGroupedSampler(LengthGroupedSampler):
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
-        self.generator.manual_seed(self.seed + epoch)

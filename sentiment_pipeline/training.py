@@ -209,7 +209,7 @@ def training_arguments(params: Params, checkpoint_dir: Path, precision: Precisio
         per_device_train_batch_size=t.batch_size,
         per_device_eval_batch_size=t.eval_batch_size,
         gradient_accumulation_steps=t.grad_accum_steps,
-        max_grad_norm=t.max_grad_norm if t.max_grad_norm > 0 else None,
+        max_grad_norm=t.max_grad_norm,  # 0 = no clipping
         learning_rate=t.lr,
         weight_decay=t.weight_decay,
         warmup_steps=t.warmup_ratio,  # a float in [0, 1) is a share of all steps in transformers 5

@@ -47,3 +47,23 @@ def tiny_params(imdb_dir: Path, model_dir: Path) -> dict:
     params["train"].update(epochs=3, batch_size=4, eval_batch_size=16, lr=1e-3, logging_steps=2, device="cpu")
     params["evaluate"]["batch_size"] = 16
     return params
+
+
+@pytest.fixture(scope="session")
+def tokenized_workspace(tmp_path_factory, imdb_dir, tiny_model_dir) -> Path:
+    """A workspace (params.yaml for the tiny fixtures) after download, clean and
+    tokenize. Copy it before writing to it."""
+    import importlib
+
+    import yaml
+
+    root = tmp_path_factory.mktemp("tokenized")
+    (root / "params.yaml").write_text(yaml.safe_dump(tiny_params(imdb_dir, tiny_model_dir)))
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        for stage in ("download", "clean", "tokenize"):
+            importlib.import_module(f"stages.{stage}").main()
+    finally:
+        os.chdir(cwd)
+    return root
