@@ -13,6 +13,7 @@ the files the later stages read.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
@@ -254,18 +255,23 @@ def build_trainer(
     checkpoint_dir: Path,
     callbacks: list[TrainerCallback] | None = None,
     pad_to: int | None = None,
+    overrides: dict | None = None,
 ) -> WeightedLossTrainer:
-    """The project's Trainer for `params` (also used by bench/throughput.py;
-    `pad_to` pads every batch to a fixed length there, for comparison)."""
+    """The project's Trainer for `params`. bench/throughput.py uses it too:
+    `pad_to` pads every batch to a fixed length, `overrides` replaces
+    TrainingArguments fields (no evaluation or saving while timing)."""
     precision = resolve_precision(params.train.precision, resolve_device(params.train.device))
     callbacks = list(callbacks or [])
     if params.train.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=params.train.early_stopping_patience))
     if val_ds is not None:
         val_ds, _ = sort_by_length(val_ds)  # order does not change the metrics; sorted pads least
+    args = training_arguments(params, checkpoint_dir, precision)
+    if overrides:
+        args = dataclasses.replace(args, **overrides)
     return WeightedLossTrainer(
         model=model,
-        args=training_arguments(params, checkpoint_dir, precision),
+        args=args,
         train_dataset=train_ds,
         eval_dataset=val_ds,
         data_collator=PaddingCollatorWithLengths(tokenizer, pad_to=pad_to),
