@@ -190,7 +190,7 @@ def main() -> None:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"settings": {k: str(v) for k, v in vars(args).items()},
-                                         "rows": table.to_dict(orient="records")}, indent=2, default=str) + "\n")
+                                         "rows": table.astype(object).where(table.notna(), None).to_dict(orient="records")}, indent=2, default=str) + "\n")
 
 
 if __name__ == "__main__":
