@@ -79,6 +79,9 @@ class TrainParams(_Section):
 
 class EvaluateParams(_Section):
     batch_size: int = Field(default=64, gt=0)
+    calibration_bins: int = Field(default=15, ge=2)  # equal-width confidence bins of ECE/MCE
+    error_examples: int = Field(default=10, ge=0)  # most confident errors listed in reports/errors.*
+    error_text_chars: int = Field(default=300, ge=20)  # each listed review shortened to this
 
 
 class PlotParams(_Section):

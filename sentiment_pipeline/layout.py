@@ -23,6 +23,11 @@ TRAIN_HISTORY = REPORTS_DIR / "train_history.csv"  # one row per epoch
 TRAIN_STEPS = REPORTS_DIR / "train_steps.csv"  # one row per logging step
 PREDICTIONS = REPORTS_DIR / "predictions.csv"
 ROC_CURVE = REPORTS_DIR / "roc.csv"
+PR_CURVE = REPORTS_DIR / "pr.csv"
+CALIBRATION = REPORTS_DIR / "calibration.csv"  # reliability diagram bins
+LENGTH_BUCKETS = REPORTS_DIR / "length_buckets.csv"  # accuracy and ECE by token-length quartile
+ERRORS_JSON = REPORTS_DIR / "errors.json"
+ERRORS_MD = REPORTS_DIR / "errors.md"
 
 SPLITS = ("train", "validation", "test")
 LABEL_NAMES = ("neg", "pos")  # label 0 = negative, 1 = positive, everywhere

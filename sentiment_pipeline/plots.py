@@ -85,3 +85,64 @@ def confusion_matrix(predictions: pd.DataFrame) -> Figure:
     )
     ax.set(title="Confusion matrix (test)", xlabel="predicted", ylabel="true")
     return fig
+
+
+def pr_curve(pr: pd.DataFrame, pr_auc: float | None, positive_share: float | None = None) -> Figure:
+    fig, ax = _figure("Precision-recall curve (test, positive class)", "recall", "precision")
+    label = f"model (average precision = {pr_auc:.3f})" if pr_auc is not None else "model"
+    ax.plot(pr["recall"], pr["precision"], label=label)
+    if positive_share is not None:
+        ax.axhline(positive_share, linestyle="--", color="grey", label=f"chance ({positive_share:.2f})")
+    ax.set(xlim=(0, 1), ylim=(0, 1.01))
+    ax.legend(loc="lower left")
+    return fig
+
+
+def reliability_diagram(bins: pd.DataFrame, ece: float | None, mce: float | None) -> Figure:
+    """Accuracy against mean confidence per confidence bin, bar width = bin,
+    with the bins' review counts beneath (top-label calibration)."""
+    fig, (ax, counts) = plt.subplots(2, 1, figsize=(7, 6), sharex=True, height_ratios=[3, 1], layout="constrained")
+    filled = bins[bins["count"] > 0]
+    width = bins["upper"] - bins["lower"]
+    centre = (filled["lower"] + filled["upper"]) / 2
+    ax.bar(filled["lower"], filled["accuracy"], width=width[filled.index], align="edge", color="tab:blue",
+           edgecolor="white", alpha=0.8, label="accuracy in bin")
+    ax.vlines(centre, filled["accuracy"], filled["confidence"], color="tab:red", linewidth=2,
+              label="gap (|accuracy - confidence|)")
+    ax.plot(centre, filled["confidence"], "o", color="tab:red", markersize=5, label="mean confidence in bin")
+    ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
+    title = "Reliability diagram (test)"
+    if ece is not None and mce is not None:
+        title += f": ECE {ece:.3f}, MCE {mce:.3f}"
+    ax.set(title=title, ylabel="accuracy", xlim=(0.45, 1), ylim=(0, 1.01))  # top-label confidence is >= 0.5
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left")
+    counts.bar(bins["lower"], bins["count"], width=width, align="edge", color="tab:grey", edgecolor="white")
+    counts.set(xlabel="confidence (probability of the predicted class)", ylabel="reviews")
+    counts.grid(alpha=0.3)
+    return fig
+
+
+def confidence_histogram(predictions: pd.DataFrame, n_bins: int = 15) -> Figure:
+    fig, ax = _figure("Confidence of test predictions", "confidence (probability of the predicted class)",
+                      "reviews")
+    correct = predictions["label"] == predictions["predicted"]
+    edges = [0.5 + 0.5 * i / n_bins for i in range(n_bins + 1)]
+    ax.hist([predictions.loc[correct, "confidence"], predictions.loc[~correct, "confidence"]], bins=edges,
+            color=["tab:green", "tab:red"], label=[f"correct ({correct.sum()})", f"wrong ({(~correct).sum()})"],
+            stacked=False)
+    ax.set_xlim(0.5, 1.0)
+    ax.legend(loc="upper left")
+    return fig
+
+
+def accuracy_by_length(buckets: pd.DataFrame) -> Figure:
+    fig, ax = _figure("Test accuracy by review length (token quartiles)", "review length in tokens (before truncation)",
+                      "accuracy")
+    labels = [f"{r.bucket}\n{r.tokens_from}-{r.tokens_to}\n(n={r.n})" for r in buckets.itertuples()]
+    bars = ax.bar(labels, buckets["accuracy"], color="tab:blue")
+    ax.bar_label(bars, labels=[f"{a:.3f}\nECE {e:.3f}" for a, e in zip(buckets["accuracy"], buckets["ece"])],
+                 padding=2)
+    low = max(0.0, float(buckets["accuracy"].min()) - 0.15)
+    ax.set_ylim(low, 1.05)
+    return fig

@@ -169,6 +169,17 @@ def log_history_row(kind: str, row: dict) -> None:
     mlflow.log_metrics({k: float(v) for k, v in values.items() if isinstance(v, (int, float))}, step=step)
 
 
+def flatten_metrics(metrics: dict, sep: str = "_") -> dict:
+    """{"by_length": {"q1": {"accuracy": .9}}} -> {"by_length_q1_accuracy": .9}"""
+    out = {}
+    for key, value in metrics.items():
+        if isinstance(value, dict):
+            out.update({f"{key}{sep}{k}": v for k, v in flatten_metrics(value, sep).items()})
+        else:
+            out[key] = value
+    return out
+
+
 def log_metrics(metrics: dict, prefix: str = "") -> None:
     """Log the numeric entries of `metrics` (no step: final values), names prefixed."""
     mlflow.log_metrics({f"{prefix}{k}": float(v) for k, v in metrics.items()

@@ -16,16 +16,21 @@ def main() -> None:
     epochs = pd.read_csv(layout.TRAIN_HISTORY)
     steps = pd.read_csv(layout.TRAIN_STEPS)
     predictions = pd.read_csv(layout.PREDICTIONS)
-    roc = pd.read_csv(layout.ROC_CURVE)
-    auc = json.loads(layout.EVAL_METRICS.read_text()).get("roc_auc")
+    metrics = json.loads(layout.EVAL_METRICS.read_text())
 
     figures = {
         "train_loss.png": plots.train_loss(steps, epochs),
         "validation_metrics.png": plots.validation_metrics(epochs),
         "validation_f1_smoothed.png": plots.smoothed_val_f1(epochs, params.plot.smoothing),
         "epoch_time.png": plots.epoch_time(epochs),
-        "roc_curve.png": plots.roc_curve(roc, auc),
+        "roc_curve.png": plots.roc_curve(pd.read_csv(layout.ROC_CURVE), metrics.get("roc_auc")),
+        "pr_curve.png": plots.pr_curve(pd.read_csv(layout.PR_CURVE), metrics.get("pr_auc"),
+                                       float(predictions["label"].mean())),
         "confusion_matrix.png": plots.confusion_matrix(predictions),
+        "reliability_diagram.png": plots.reliability_diagram(pd.read_csv(layout.CALIBRATION), metrics.get("ece"),
+                                                             metrics.get("mce")),
+        "confidence_histogram.png": plots.confidence_histogram(predictions, params.evaluate.calibration_bins),
+        "accuracy_by_length.png": plots.accuracy_by_length(pd.read_csv(layout.LENGTH_BUCKETS)),
     }
     layout.PLOTS_DIR.mkdir(parents=True, exist_ok=True)
     for name, fig in figures.items():

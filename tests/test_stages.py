@@ -91,7 +91,14 @@ def test_train_logged_an_mlflow_run(workspace):
 def test_evaluate(workspace, monkeypatch):
     run_stage("evaluate", workspace, monkeypatch)
     metrics = json.loads((workspace / layout.EVAL_METRICS).read_text())
-    assert {"accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"} <= set(metrics)
+    assert {"accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "pr_auc", "brier", "ece", "mce",
+            "f1_neg", "f1_pos", "f1_macro", "truncated_share"} <= set(metrics)
+    assert 0 <= metrics["ece"] <= metrics["mce"] <= 1
+    assert sum(b["n"] for b in metrics["by_length"].values()) == 60
+    errors = json.loads((workspace / layout.ERRORS_JSON).read_text())
+    assert errors["n_errors"] == round((1 - metrics["accuracy"]) * 60)
+    assert errors["false_positives"] + errors["false_negatives"] == errors["n_errors"]
+    assert (workspace / layout.ERRORS_MD).read_text().startswith("# Error analysis")
     assert metrics["n_examples"] == 60
     predictions = pd.read_csv(workspace / layout.PREDICTIONS)
     assert len(predictions) == 60
@@ -100,13 +107,16 @@ def test_evaluate(workspace, monkeypatch):
     assert metrics["accuracy"] > 0.8
     run = _run(workspace)
     assert run.data.metrics["test_accuracy"] == pytest.approx(metrics["accuracy"])
+    assert run.data.metrics["test_ece"] == pytest.approx(metrics["ece"])
+    assert run.data.metrics["test_by_length_q4_accuracy"] == pytest.approx(metrics["by_length"]["q4"]["accuracy"])
 
 
 def test_plot(workspace, monkeypatch):
     run_stage("plot", workspace, monkeypatch)
     pngs = sorted(p.name for p in (workspace / layout.PLOTS_DIR).glob("*.png"))
     assert pngs == sorted(["train_loss.png", "validation_metrics.png", "validation_f1_smoothed.png",
-                           "epoch_time.png", "roc_curve.png", "confusion_matrix.png"])
+                           "epoch_time.png", "roc_curve.png", "confusion_matrix.png", "pr_curve.png",
+                           "reliability_diagram.png", "confidence_histogram.png", "accuracy_by_length.png"])
     run = _run(workspace)
     client = MlflowClient(f"sqlite:///{workspace / 'mlflow.db'}")
     logged = sorted(a.path.split("/")[-1] for a in client.list_artifacts(run.info.run_id, "plots"))
