@@ -57,7 +57,8 @@ def test_plots_diff_renders_both_experiments(project):
     html = (root / "diff_html" / "index.html").read_text()
     for rev in ("lw-1.5", "cp-0"):
         assert f'"rev": "{rev}"' in html
-    for field in ('"fpr"', '"val_f1"', '"epoch_time_s"', '"predicted"'):  # ROC, history, confusion
+    # ROC, history, confusion, PR, reliability, accuracy by length
+    for field in ('"fpr"', '"val_f1"', '"epoch_time_s"', '"predicted"', '"recall"', '"confidence"', '"bucket"'):
         assert field in html
     assert (root / "diff_html" / "static" / "cp-0_plots_roc_curve.png").is_file()
 

@@ -110,6 +110,8 @@ def main() -> None:
     q.add_argument("--dry-run", action="store_true", help="print the commands only")
     c = sub.add_parser("collect", help="table of the finished abl-* experiments")
     c.add_argument("--exp-show-json", type=Path, help="read this file instead of running dvc exp show --json")
+    c.add_argument("-A", "--all-commits", action="store_true",
+                   help="experiments of every commit, not only of HEAD (the queue ran on an older commit)")
     c.add_argument("--markdown", type=Path, help="also write the table here")
     c.add_argument("--runs-csv", type=Path, help="also write one row per experiment here")
     args = parser.parse_args()
@@ -125,7 +127,8 @@ def main() -> None:
         return
 
     text = (args.exp_show_json.read_text() if args.exp_show_json else
-            subprocess.run(["dvc", "exp", "show", "--json"], check=True, capture_output=True, text=True).stdout)
+            subprocess.run(["dvc", "exp", "show", "--json", *(["-A"] if args.all_commits else [])],
+                           check=True, capture_output=True, text=True).stdout)
     rows = experiment_rows(json.loads(text))
     if rows.empty:
         sys.exit(f"no finished experiments named {PREFIX}* in dvc exp show: queue and run them first")
