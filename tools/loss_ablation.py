@@ -60,6 +60,9 @@ def experiment_rows(exp_show: list[dict], prefix: str = PREFIX) -> pd.DataFrame:
     rows = []
     for baseline in exp_show:
         for experiment in baseline.get("experiments") or []:
+            state = (experiment.get("executor") or {}).get("state", "success")
+            if state != "success":
+                continue  # queued or running: what it shows are still the baseline's metrics
             for rev in experiment.get("revs") or []:
                 name = rev.get("name") or experiment.get("name") or ""
                 data = rev.get("data") or {}
