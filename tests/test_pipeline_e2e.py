@@ -72,14 +72,10 @@ def test_invalid_param_fails_fast_naming_the_key(project):
 
 
 def test_ablation_collector_reads_dvc_exp_show(project):
-    import importlib.util
     import json
 
-    from conftest import REPO
+    from test_ablation_tool import ablation
 
-    spec = importlib.util.spec_from_file_location("loss_ablation", REPO / "tools" / "loss_ablation.py")
-    ablation = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ablation)
     rows = ablation.experiment_rows(json.loads(dvc(project, "exp", "show", "--json")), prefix="")
     by_name = rows.set_index("experiment")
     assert by_name.loc["lw-1.5", "length_weight"] == 1.5 and by_name.loc["cp-0", "confidence_penalty"] == 0
@@ -88,16 +84,3 @@ def test_ablation_collector_reads_dvc_exp_show(project):
     assert len(table) == 2 and set(table["runs"]) == {1}
     assert "| 1.5 | 1 | 1 |" in ablation.to_markdown(table)
 
-
-def test_ablation_queue_commands_cover_the_grid():
-    import importlib.util
-
-    from conftest import REPO
-
-    spec = importlib.util.spec_from_file_location("loss_ablation", REPO / "tools" / "loss_ablation.py")
-    ablation = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ablation)
-    commands = ablation.queue_commands(0.5, 1.0, [1, 2, 3], ["data.train_size=100"])
-    names = [cmd[cmd.index("-n") + 1] for cmd in commands]
-    assert len(set(names)) == 12 and "abl-lw0.5-cp1-s3" in names and "abl-lw0-cp0-s1" in names
-    assert all(cmd[:4] == ["dvc", "exp", "run", "--queue"] and "data.train_size=100" in cmd for cmd in commands)
