@@ -11,11 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .evaluation import predicted_and_confidence
+
 
 def confidence_and_correct(labels: np.ndarray, prob_pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    prob_pos = np.asarray(prob_pos, dtype=np.float64)
-    predicted = (prob_pos >= 0.5).astype(int)
-    confidence = np.where(predicted == 1, prob_pos, 1.0 - prob_pos)
+    predicted, confidence = predicted_and_confidence(prob_pos)
     return confidence, predicted == np.asarray(labels)
 
 

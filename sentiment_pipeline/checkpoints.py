@@ -72,6 +72,15 @@ def _diff(old: dict, new: dict, prefix: str = "") -> list[str]:
     return out
 
 
+def _describe(checkpoint: Path) -> str:
+    """Where a checkpoint stands, from the Trainer's trainer_state.json."""
+    state = json.loads((checkpoint / "trainer_state.json").read_text())
+    epoch = state.get("epoch") or 0.0
+    done = epoch - int(epoch)
+    where = f"start of epoch {int(epoch) + 1}" if done < 1e-6 else f"epoch {int(epoch) + 1}, {done:.0%} through it"
+    return f"Resuming training from {checkpoint.name}: step {state['global_step']} of {state['max_steps']}, {where}"
+
+
 @dataclass(frozen=True)
 class ResumePoint:
     checkpoint: Path | None  # the Trainer checkpoint to resume from; None = start fresh
@@ -117,7 +126,7 @@ class CheckpointDir:
         complete = self.checkpoints()
         if not complete:
             return ResumePoint(None, None, "unfinished training left no complete checkpoint: training from the start")
-        return ResumePoint(complete[-1], state.get("run_id"), f"resuming from {complete[-1]}")
+        return ResumePoint(complete[-1], state.get("run_id"), _describe(complete[-1]))
 
     # -- writing (main process only) --------------------------------------
     def _write_state(self, state: dict) -> None:

@@ -44,10 +44,10 @@ def error_analysis(predictions: pd.DataFrame, texts: pd.Series, k: int = 10, max
         },
         "by_negation": {"with_negation": _rate(wrong[has_negation]), "without_negation": _rate(wrong[~has_negation])},
         "most_confident_errors": [
-            {"row": int(r["row"]) if "row" in r else int(i), "true_label": LABEL_NAMES[int(r["label"])],
+            {"row": int(r["row"]), "true_label": LABEL_NAMES[int(r["label"])],
              "predicted": LABEL_NAMES[int(r["predicted"])], "confidence": round(float(r["confidence"]), 4),
              "n_words": int(r["n_words"]), "text": shorten(r["text"], max_chars)}
-            for i, r in top.iterrows()
+            for _, r in top.iterrows()
         ],
     }
 

@@ -13,6 +13,13 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=-1, keepdims=True)
 
 
+def predicted_and_confidence(prob_pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The predicted class (1 when P(positive) >= 0.5) and its probability."""
+    prob_pos = np.asarray(prob_pos, dtype=np.float64)
+    predicted = (prob_pos >= 0.5).astype(int)
+    return predicted, np.where(predicted == 1, prob_pos, 1.0 - prob_pos)
+
+
 def classification_metrics(labels: np.ndarray, prob_pos: np.ndarray) -> dict[str, float | None]:
     """accuracy, precision, recall, F1 (positive class), ROC-AUC and log loss.
 
@@ -20,7 +27,7 @@ def classification_metrics(labels: np.ndarray, prob_pos: np.ndarray) -> dict[str
     """
     labels = np.asarray(labels)
     prob_pos = np.asarray(prob_pos, dtype=np.float64)
-    predicted = (prob_pos >= 0.5).astype(int)
+    predicted, _ = predicted_and_confidence(prob_pos)
     precision, recall, f1, _ = skm.precision_recall_fscore_support(
         labels, predicted, average="binary", zero_division=0
     )
@@ -47,14 +54,14 @@ def predictions_table(
 ) -> pd.DataFrame:
     """One row per test review: truth, prediction, scores and length."""
     prob_pos = np.asarray(prob_pos, dtype=np.float64)
-    predicted = (prob_pos >= 0.5).astype(int)
+    predicted, confidence = predicted_and_confidence(prob_pos)
     return pd.DataFrame(
         {
             "row": np.arange(len(labels)),
             "label": labels,
             "predicted": predicted,
             "prob_pos": prob_pos.round(6),
-            "confidence": np.where(predicted == 1, prob_pos, 1 - prob_pos).round(6),
+            "confidence": confidence.round(6),
             "n_words": n_words,
             "n_tokens": n_tokens,
             "truncated": np.asarray(truncated, dtype=bool),

@@ -11,12 +11,12 @@ import pandas as pd
 from sklearn import metrics as skm
 
 from .calibration import calibration_errors, confidence_and_correct
-from .evaluation import classification_metrics
+from .evaluation import classification_metrics, predicted_and_confidence
 from .layout import LABEL_NAMES
 
 
 def per_class_metrics(labels: np.ndarray, prob_pos: np.ndarray) -> dict[str, float]:
-    predicted = (np.asarray(prob_pos) >= 0.5).astype(int)
+    predicted, _ = predicted_and_confidence(prob_pos)
     precision, recall, f1, support = skm.precision_recall_fscore_support(
         labels, predicted, labels=[0, 1], average=None, zero_division=0)
     out: dict[str, float] = {}
@@ -67,14 +67,14 @@ def pr_table(labels: np.ndarray, prob_pos: np.ndarray) -> pd.DataFrame:
 
 
 def evaluation_metrics(labels: np.ndarray, prob_pos: np.ndarray, n_tokens: np.ndarray, truncated: np.ndarray,
-                 n_bins: int = 15) -> dict:
+                       n_bins: int = 15) -> dict:
     """metrics/eval.json: scalar metrics at the top (what `dvc exp show` and
     MLflow compare), the by-length breakdown nested under ``by_length``."""
     labels = np.asarray(labels)
     prob_pos = np.asarray(prob_pos, dtype=np.float64)
     ece, mce = calibration_errors(labels, prob_pos, n_bins)
     metrics = {
-        **{k: v for k, v in classification_metrics(labels, prob_pos).items()},
+        **classification_metrics(labels, prob_pos),
         "pr_auc": float(skm.average_precision_score(labels, prob_pos)) if len(np.unique(labels)) == 2 else None,
         "brier": float(skm.brier_score_loss(labels, prob_pos, pos_label=1)),
         "ece": ece,

@@ -283,15 +283,6 @@ def build_trainer(
     )
 
 
-def _describe_resume(checkpoint: Path) -> str:
-    state = json.loads((checkpoint / "trainer_state.json").read_text())
-    epoch = state.get("epoch") or 0.0
-    done = epoch - int(epoch)
-    where = (f"start of epoch {int(epoch) + 1}" if done < 1e-6
-             else f"epoch {int(epoch) + 1}, {done:.0%} through it")
-    return f"Resuming training from {checkpoint.name}: step {state['global_step']} of {state['max_steps']}, {where}"
-
-
 def train(
     params: Params,
     tokenized: DatasetDict,
@@ -313,7 +304,6 @@ def train(
     columns = [c for c in TRAIN_COLUMNS if c in tokenized["train"].column_names]
     train_ds = tokenized["train"].select_columns(columns)
     val_ds = tokenized["validation"].select_columns(columns)
-    precision = resolve_precision(params.train.precision, resolve_device(params.train.device))  # fail early
 
     set_seed(params.train.seed)  # the new classification head is initialised from this seed
     tokenizer = load_tokenizer(params.model.name)
@@ -326,8 +316,6 @@ def train(
         saved = load_history(resume_from)
         if saved:
             history.load_state_dict(saved)
-        if trainer.is_world_process_zero():
-            print(_describe_resume(resume_from), flush=True)
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
 
     if trainer.is_world_process_zero():
@@ -352,7 +340,8 @@ def train(
         "n_parameters": count_parameters(trainer.model),
     }
     return TrainResult(metrics=metrics, epochs=history.epochs, steps=history.steps,
-                       device=str(trainer.args.device), precision=precision.dtype)
+                       device=str(trainer.args.device),
+                       precision="bf16" if trainer.args.bf16 else "fp16" if trainer.args.fp16 else "fp32")
 
 
 def save_pipeline_config(params: Params, output_dir: Path) -> None:

@@ -12,10 +12,11 @@ from sentiment_pipeline import layout, tracking
 from sentiment_pipeline.calibration import reliability_table
 from sentiment_pipeline.config import load_params
 from sentiment_pipeline.error_analysis import error_analysis, to_markdown
+from sentiment_pipeline.errors import PipelineInputError
 from sentiment_pipeline.evaluation import predictions_table, roc_table
 from sentiment_pipeline.inference import predict_proba
+from sentiment_pipeline.report import evaluation_metrics, length_bucket_table, pr_table
 from sentiment_pipeline.stage import run
-from sentiment_pipeline.report import length_bucket_table, pr_table, evaluation_metrics
 
 
 def main() -> None:
@@ -23,7 +24,7 @@ def main() -> None:
     test = load_from_disk(str(layout.TOKENIZED_DIR))["test"]
     texts = pd.read_parquet(layout.CLEAN_DIR / "test.parquet", columns=["text"])["text"]
     if len(texts) != len(test):
-        raise FileNotFoundError(f"{layout.CLEAN_DIR}/test.parquet has {len(texts)} rows, the tokenized test split "
+        raise PipelineInputError(f"{layout.CLEAN_DIR}/test.parquet has {len(texts)} rows, the tokenized test split "
                                 f"{len(test)}: rerun the tokenize stage")
     prob_pos, examples_per_s = predict_proba(layout.MODEL_DIR, test, params.batch_size)
     info = test.select_columns(["label", "n_words", "n_tokens", "truncated"]).to_pandas()

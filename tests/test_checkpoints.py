@@ -20,6 +20,7 @@ def checkpoint(root, step, complete=True):
     path = root / f"checkpoint-{step}"
     path.mkdir(parents=True)
     (path / "model.safetensors").write_bytes(b"w")
+    (path / "trainer_state.json").write_text(json.dumps({"global_step": step, "max_steps": 48, "epoch": step / 16}))
     (path / "training_args.bin").write_bytes(b"pickle")
     if complete:
         CheckpointDir(root, {}).complete(path, {"steps": [], "epochs": []})
