@@ -33,9 +33,34 @@ class DataParams(_Section):
     seed: int = 42
 
 
+class BiLSTMParams(_Section):
+    """model.type=bilstm: a network trained from scratch on a word vocabulary."""
+
+    embedding_dim: int = Field(default=128, gt=0)
+    hidden_size: int = Field(default=128, gt=0)  # per direction
+    num_layers: int = Field(default=2, gt=0)
+    dropout: float = Field(default=0.3, ge=0, lt=1)  # between LSTM layers and before the head
+    vocab_size: int = Field(default=30000, ge=10)  # most frequent train words, [PAD]/[UNK] included
+    min_frequency: int = Field(default=2, gt=0)  # a word seen fewer times in train is [UNK]
+
+
+class TfidfLogregParams(_Section):
+    """model.type=tfidf_logreg: word 1-2 gram TF-IDF (sublinear tf) + logistic regression."""
+
+    max_features: int | None = Field(default=200000, gt=0)  # None = every n-gram kept by min_df
+    min_df: int = Field(default=2, gt=0)  # n-grams in fewer train reviews are dropped
+    C: float = Field(default=4.0, gt=0)  # inverse L2 regularisation strength
+    max_iter: int = Field(default=1000, gt=0)
+    # refits that apply the confidence penalty (its weights depend on the fit itself)
+    penalty_refits: int = Field(default=3, ge=1)
+
+
 class ModelParams(_Section):
-    # Hub model id or local model folder (anything from_pretrained accepts)
+    type: Literal["transformer", "bilstm", "tfidf_logreg"] = "transformer"
+    # transformer: Hub model id or local model folder (anything from_pretrained accepts)
     name: str = "sentence-transformers/all-MiniLM-L6-v2"
+    bilstm: BiLSTMParams = BiLSTMParams()
+    tfidf_logreg: TfidfLogregParams = TfidfLogregParams()
 
 
 class TokenizeParams(_Section):

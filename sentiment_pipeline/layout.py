@@ -9,6 +9,7 @@ from pathlib import Path
 RAW_DIR = Path("data/raw")
 CLEAN_DIR = Path("data/clean")
 TOKENIZED_DIR = Path("data/tokenized")
+TOKENIZER_DIR = TOKENIZED_DIR / "tokenizer"  # the tokenizer data/tokenized was encoded with
 MODEL_DIR = Path("models/best")
 CHECKPOINT_DIR = Path("models/checkpoints")  # resumable checkpoints of an unfinished training (checkpoints.py)
 RUN_FILE = Path("models/mlflow_run.json")  # MLflow run id, passed from train to evaluate and plot

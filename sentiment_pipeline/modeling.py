@@ -1,11 +1,19 @@
-"""Building the sequence classifier from `model.name` (Hub id or local folder)."""
+"""Building the classifier `model.type` names: a pretrained transformer
+(`model.name`, Hub id or local folder) or a BiLSTM over the data's word vocabulary."""
 
 from __future__ import annotations
 
-from transformers import AutoModelForSequenceClassification, PreTrainedModel
+import inspect
 
+from transformers import AutoModelForSequenceClassification, PreTrainedModel, PreTrainedTokenizerBase
+
+from .bilstm import BiLSTMConfig, BiLSTMForSequenceClassification
+from .config import ModelParams
 from .layout import LABEL_NAMES
 from .sources import check_local, loading
+
+LABELS = {"num_labels": len(LABEL_NAMES), "id2label": dict(enumerate(LABEL_NAMES)),
+          "label2id": {label: i for i, label in enumerate(LABEL_NAMES)}}
 
 
 def build_classifier(name: str) -> PreTrainedModel:
@@ -16,12 +24,27 @@ def build_classifier(name: str) -> PreTrainedModel:
     """
     path = check_local(name, "model.name")
     with loading(name, "model.name"):
-        return AutoModelForSequenceClassification.from_pretrained(
-            path,
-            num_labels=len(LABEL_NAMES),
-            id2label=dict(enumerate(LABEL_NAMES)),
-            label2id={label: i for i, label in enumerate(LABEL_NAMES)},
-        )
+        return AutoModelForSequenceClassification.from_pretrained(path, **LABELS)
+
+
+def build_model(model: ModelParams, tokenizer: PreTrainedTokenizerBase) -> PreTrainedModel:
+    """The network to train for `model.type` (tfidf_logreg is no network: tfidf_logreg.py)."""
+    if model.type == "transformer":
+        return build_classifier(model.name)
+    if model.type == "bilstm":
+        cfg = model.bilstm
+        config = BiLSTMConfig(vocab_size=len(tokenizer), embedding_dim=cfg.embedding_dim,
+                              hidden_size=cfg.hidden_size, num_layers=cfg.num_layers, dropout=cfg.dropout,
+                              pad_token_id=tokenizer.pad_token_id, **LABELS)
+        return BiLSTMForSequenceClassification(config)
+    raise ValueError(f"model.type={model.type!r} is not a neural network")
+
+
+def accepted_inputs(model: PreTrainedModel, columns: list[str]) -> list[str]:
+    """The input columns `model.forward` takes (DistilBERT and RoBERTa-style
+    models take no token_type_ids, whatever a tokenizer produced)."""
+    takes_type_ids = "token_type_ids" in inspect.signature(model.forward).parameters
+    return [c for c in columns if c != "token_type_ids" or takes_type_ids]
 
 
 def count_parameters(model: PreTrainedModel) -> int:

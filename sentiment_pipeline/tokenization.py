@@ -1,4 +1,4 @@
-"""Fast-tokenizer encoding with head, tail or head+tail truncation.
+"""Fast-tokenizer encoding with head, tail or head+tail truncation, for each model.type.
 
 Each review is tokenized once in full, so its true length (tokens before
 truncation, and words) is kept for the length-weighted loss; then the token
@@ -11,11 +11,15 @@ model's special tokens are written here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
 
 from datasets import Dataset
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
+from .config import ModelParams
 from .sources import SourceError, check_local, loading
+from .word_vocabulary import train_word_tokenizer
 
 _PROBE = "sentiment"
 
@@ -28,6 +32,13 @@ def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
     if not tokenizer.is_fast:
         raise SourceError(f"model.name {name!r} has no fast (Rust) tokenizer; the pipeline needs one")
     return tokenizer
+
+
+def load_saved_tokenizer(path: Path) -> PreTrainedTokenizerBase:
+    """The tokenizer the tokenize stage saved beside the data it encoded."""
+    if not (Path(path) / "tokenizer_config.json").is_file():
+        raise SourceError(f"{path} holds no saved tokenizer: rerun the tokenize stage (dvc repro tokenize)")
+    return AutoTokenizer.from_pretrained(str(path))
 
 
 @dataclass(frozen=True)
@@ -101,3 +112,26 @@ def tokenize_dataset(
         return out
 
     return ds.map(encode, batched=True, remove_columns=["text"], desc="tokenize")
+
+
+def fit_or_load_tokenizer(model: ModelParams, train_texts: Iterable[str]) -> PreTrainedTokenizerBase:
+    """The tokenizer `model.type` needs: the transformer's own, or (bilstm) a
+    word vocabulary learnt from the train split."""
+    if model.type == "transformer":
+        return load_tokenizer(model.name)
+    if model.type == "bilstm":
+        return train_word_tokenizer(train_texts, model.bilstm.vocab_size, model.bilstm.min_frequency)
+    raise ValueError(f"model.type={model.type!r} uses no tokenizer")
+
+
+def count_words(ds: Dataset) -> Dataset:
+    """tfidf_logreg's "tokenization": the text stays (the vectorizer is part of
+    the model), with the same length columns the other types get, in words;
+    nothing is truncated."""
+
+    def lengths(batch: dict) -> dict:
+        n_words = [len(text.split()) for text in batch["text"]]
+        return {"n_words": n_words, "n_tokens": n_words, "length": n_words,
+                "truncated": [False] * len(n_words)}
+
+    return ds.map(lengths, batched=True, desc="count words")

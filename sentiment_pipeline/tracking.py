@@ -35,9 +35,15 @@ def project_root() -> Path:
     return Path(os.environ.get("DVC_ROOT") or Path.cwd()).resolve()
 
 
+# MLFLOW_TRACKING_URI as the user set it. Read once: mlflow.set_tracking_uri also
+# writes this variable, so reading it later would return our own earlier choice
+# (e.g. another workspace's store, when one process runs several).
+_USER_TRACKING_URI = os.environ.get("MLFLOW_TRACKING_URI")
+
+
 def tracking_uri() -> str:
-    if os.environ.get("MLFLOW_TRACKING_URI"):
-        return os.environ["MLFLOW_TRACKING_URI"]
+    if _USER_TRACKING_URI:
+        return _USER_TRACKING_URI
     return f"sqlite:///{project_root() / STORE_FILE}"
 
 
@@ -86,7 +92,8 @@ def run_tags(params: Params) -> dict[str, str]:
     commit = _git("rev-parse", "HEAD") or os.environ.get("DVC_EXP_BASELINE_REV")
     tags = {
         "data_source": params.data.source,
-        "model_name": params.model.name,
+        "model_type": params.model.type,
+        "model_name": params.model.name if params.model.type == "transformer" else params.model.type,
         "pipeline": "dvc",
     }
     if commit:

@@ -1,4 +1,5 @@
-"""Fine-tuning with the Hugging Face Trainer and SentimentWeightedLoss.
+"""Training with the Hugging Face Trainer and SentimentWeightedLoss (transformer
+and bilstm; tfidf_logreg is handed to tfidf_logreg.py).
 
 The Trainer does the loop: AdamW, linear warmup/decay, gradient accumulation and
 clipping, mixed precision (autocast, grad scaler for fp16), device placement,
@@ -34,17 +35,18 @@ from transformers import (
     set_seed,
 )
 
+from . import tfidf_logreg
 from .batching import LENGTH_KEY, TOKEN_LENGTH_KEY, PaddingCollatorWithLengths, sort_by_length, token_lengths
 from .checkpoints import CheckpointDir, load_history
 from .config import Params
 from .evaluation import classification_metrics, softmax
+from .inference import PIPELINE_CONFIG
 from .loss import SentimentWeightedLoss
-from .modeling import build_classifier, count_parameters
+from .modeling import accepted_inputs, build_model, count_parameters
 from .precision import Precision, resolve_device, resolve_precision
 from .sampling import EpochSeededLengthGroupedSampler
 from .tokenization import load_tokenizer
 
-PIPELINE_CONFIG = "sentiment_pipeline.json"  # how inputs were prepared, saved beside the model
 BEST_METRIC = "f1"
 
 
@@ -291,23 +293,32 @@ def train(
     resume_from: Path | None = None,
     listeners: list[Callable[[str, dict], None]] | None = None,
     callbacks: list[TrainerCallback] | None = None,
+    tokenizer: PreTrainedTokenizerBase | None = None,
 ) -> TrainResult:
-    """Fine-tune `params.model.name` on tokenized train, pick the best epoch by
-    validation F1, save it (safetensors + tokenizer + pipeline config) to `output_dir`.
+    """Train the `params.model.type` model on tokenized train, pick the best epoch
+    by validation F1, save it (safetensors + tokenizer + pipeline config) to `output_dir`.
 
-    Checkpoints go to `checkpoints.root`; `resume_from` (a complete checkpoint
-    there, see CheckpointDir.resume_point) continues an interrupted training.
+    `tokenizer` is the one the data was encoded with (the tokenize stage saves
+    it); None loads `model.name`'s (transformer only). Checkpoints go to
+    `checkpoints.root`; `resume_from` (a complete checkpoint there, see
+    CheckpointDir.resume_point) continues an interrupted training.
+    tfidf_logreg is fitted by scikit-learn instead (tfidf_logreg.py).
     """
     for split in ("train", "validation"):
         if split not in tokenized:
             raise ValueError(f"tokenized data has no {split!r} split (found {list(tokenized)})")
-    columns = [c for c in TRAIN_COLUMNS if c in tokenized["train"].column_names]
-    train_ds = tokenized["train"].select_columns(columns)
-    val_ds = tokenized["validation"].select_columns(columns)
+    if params.model.type == "tfidf_logreg":
+        return _train_tfidf_logreg(params, tokenized, output_dir, checkpoints, listeners)
+    if tokenizer is None:
+        if params.model.type != "transformer":
+            raise ValueError(f"model.type={params.model.type} needs the tokenizer of the tokenize stage")
+        tokenizer = load_tokenizer(params.model.name)
 
     set_seed(params.train.seed)  # the new classification head is initialised from this seed
-    tokenizer = load_tokenizer(params.model.name)
-    model = build_classifier(params.model.name)
+    model = build_model(params.model, tokenizer)
+    columns = accepted_inputs(model, [c for c in TRAIN_COLUMNS if c in tokenized["train"].column_names])
+    train_ds = tokenized["train"].select_columns(columns)
+    val_ds = tokenized["validation"].select_columns(columns)
     history = HistoryCallback(len(train_ds), listeners)
     saver = CheckpointCallback(checkpoints, history, params.train.checkpoint_every_steps)
     trainer = build_trainer(params, model, tokenizer, train_ds, val_ds, checkpoints.root,
@@ -338,6 +349,7 @@ def train(
         "n_train": len(train_ds),
         "n_validation": len(val_ds),
         "n_parameters": count_parameters(trainer.model),
+        "model_size_mb": folder_size_mb(output_dir),
     }
     return TrainResult(metrics=metrics, epochs=history.epochs, steps=history.steps,
                        device=str(trainer.args.device),
@@ -347,7 +359,8 @@ def train(
 def save_pipeline_config(params: Params, output_dir: Path) -> None:
     """What inference needs to prepare text exactly as training did."""
     config = {
-        "source_model": params.model.name,
+        "model_type": params.model.type,
+        "source_model": params.model.name if params.model.type == "transformer" else params.model.type,
         "data_source": params.data.source,
         "clean": "strip_html+unescape+normalise_whitespace",
         "max_length": params.tokenize.max_length,
@@ -356,3 +369,21 @@ def save_pipeline_config(params: Params, output_dir: Path) -> None:
         "labels": ["neg", "pos"],
     }
     (Path(output_dir) / PIPELINE_CONFIG).write_text(json.dumps(config, indent=2) + "\n")
+
+
+def folder_size_mb(folder: Path) -> float:
+    """Size on disk of a saved model folder, in MB (10**6 bytes)."""
+    return round(sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file()) / 1e6, 3)
+
+
+def _train_tfidf_logreg(params: Params, tokenized: DatasetDict, output_dir: Path, checkpoints: CheckpointDir,
+                        listeners: list[Callable[[str, dict], None]] | None) -> TrainResult:
+    """One scikit-learn fit (seconds to a minute): no epochs to resume, so no checkpoints."""
+    model, row, metrics = tfidf_logreg.train(params, tokenized)
+    for listener in listeners or []:
+        listener("epoch", row)
+    tfidf_logreg.save(model, output_dir)
+    save_pipeline_config(params, output_dir)
+    checkpoints.finish()
+    metrics["model_size_mb"] = folder_size_mb(output_dir)
+    return TrainResult(metrics=metrics, epochs=[row], steps=[], device="cpu", precision="fp32")

@@ -1,24 +1,38 @@
-"""Stage tokenize: data/clean -> data/tokenized (Arrow, save_to_disk), with review lengths."""
+"""Stage tokenize: data/clean -> data/tokenized (Arrow, save_to_disk), with review lengths.
+
+What "tokenize" means depends on model.type: the transformer's tokenizer; a
+word vocabulary learnt from the train split (bilstm); or word counts beside
+the kept text (tfidf_logreg: the vectorizer is fitted with the model). The
+tokenizer used is saved in data/tokenized/tokenizer, for train to ship with
+the model.
+"""
 
 from datasets import DatasetDict, load_dataset
 
 from sentiment_pipeline import layout
 from sentiment_pipeline.config import load_params
-from sentiment_pipeline.tokenization import load_tokenizer, tokenize_dataset
 from sentiment_pipeline.stage import run
+from sentiment_pipeline.tokenization import count_words, fit_or_load_tokenizer, tokenize_dataset
 
 
 def main() -> None:
     params = load_params()
-    tokenizer = load_tokenizer(params.model.name)
     files = {s: str(layout.CLEAN_DIR / f"{s}.parquet") for s in layout.SPLITS}
     clean = load_dataset("parquet", data_files=files)
     cfg = params.tokenize
-    tokenized = DatasetDict(
-        {s: tokenize_dataset(clean[s], tokenizer, cfg.max_length, cfg.truncation, cfg.head_fraction)
-         for s in layout.SPLITS}
-    )
+    if params.model.type == "tfidf_logreg":
+        tokenizer = None
+        tokenized = DatasetDict({s: count_words(clean[s]) for s in layout.SPLITS})
+    else:
+        tokenizer = fit_or_load_tokenizer(params.model, clean["train"]["text"])
+        tokenized = DatasetDict(
+            {s: tokenize_dataset(clean[s], tokenizer, cfg.max_length, cfg.truncation, cfg.head_fraction)
+             for s in layout.SPLITS}
+        )
     tokenized.save_to_disk(str(layout.TOKENIZED_DIR))
+    if tokenizer is not None:
+        tokenizer.save_pretrained(str(layout.TOKENIZER_DIR))
+        print(f"{params.model.type} tokenizer: {len(tokenizer):,} tokens in the vocabulary")
     for split, ds in tokenized.items():
         share = sum(ds["truncated"]) / max(len(ds), 1)
         print(f"{split}: {len(ds)} reviews, {share:.1%} truncated at max_length={cfg.max_length}")

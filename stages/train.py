@@ -4,6 +4,8 @@ Opens the MLflow run of this pipeline run; evaluate and plot add to it. A run
 killed midway leaves checkpoints in models/checkpoints (a persist output), and
 the next run with the same params and data resumes from the latest one.
 `train.processes` > 1 restarts this stage under torchrun (DDP); rank 0 writes.
+model.type picks the model: transformer and bilstm train with the HF Trainer
+on the tokenizer the tokenize stage saved; tfidf_logreg is one scikit-learn fit.
 """
 
 import json
@@ -18,6 +20,7 @@ from sentiment_pipeline.checkpoints import CheckpointDir, fingerprint
 from sentiment_pipeline.config import load_params
 from sentiment_pipeline.precision import resolve_device, resolve_precision
 from sentiment_pipeline.stage import run
+from sentiment_pipeline.tokenization import load_saved_tokenizer
 from sentiment_pipeline.training import train
 
 
@@ -26,21 +29,23 @@ def main() -> None:
     resolve_precision(params.train.precision, resolve_device(params.train.device))  # bad combination: fail now
     if not layout.TOKENIZED_DIR.is_dir():
         raise FileNotFoundError(f"{layout.TOKENIZED_DIR} not found: run the tokenize stage first")
-    if params.train.processes > 1 and not distributed.launched_by_torchrun():
+    network = params.model.type != "tfidf_logreg"
+    if network and params.train.processes > 1 and not distributed.launched_by_torchrun():
         sys.exit(distributed.relaunch_with_torchrun("stages.train", params.train.processes))
 
     tokenized = load_from_disk(str(layout.TOKENIZED_DIR))
+    tokenizer = load_saved_tokenizer(layout.TOKENIZER_DIR) if network else None
     checkpoints = CheckpointDir(layout.CHECKPOINT_DIR, fingerprint(params, layout.TOKENIZED_DIR),
                                 main_process=distributed.is_main_process())
     resume = checkpoints.resume_point()
     if not distributed.is_main_process():  # other DDP ranks train, rank 0 records
-        train(params, tokenized, layout.MODEL_DIR, checkpoints, resume.checkpoint)
+        train(params, tokenized, layout.MODEL_DIR, checkpoints, resume.checkpoint, tokenizer=tokenizer)
         return
     print(resume.message, flush=True)
     with tracking.start_training_run(params, run_id=resume.run_id) as mlflow_run:
         checkpoints.start(resume, mlflow_run.info.run_id)
         result = train(params, tokenized, layout.MODEL_DIR, checkpoints, resume.checkpoint,
-                       listeners=[tracking.log_history_row])
+                       listeners=[tracking.log_history_row], tokenizer=tokenizer)
         tracking.log_train_summary(result.metrics)
         mlflow.set_tags({"device": result.device, "precision": result.precision,
                          "processes": distributed.world_size()})

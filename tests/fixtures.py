@@ -109,3 +109,74 @@ def make_tiny_bert(root: Path, corpus: list[str]) -> Path:
     torch.manual_seed(0)
     BertModel(config).save_pretrained(root)
     return root
+
+
+def _wordpiece(corpus: list[str]):
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece()
+    tok.train_from_iterator(corpus, trainers.WordPieceTrainer(vocab_size=200, special_tokens=specials))
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))])
+    return tok, dict(unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
+
+
+def _byte_level_bpe(corpus: list[str]):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+
+    specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator(corpus, trainers.BpeTrainer(
+        vocab_size=400, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
+        special_tokens=[("<s>", tok.token_to_id("<s>")), ("</s>", tok.token_to_id("</s>"))])
+    return tok, dict(bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>", cls_token="<s>",
+                     sep_token="</s>", mask_token="<mask>")
+
+
+def make_tiny_transformer(arch: str, root: Path, corpus: list[str]) -> Path:
+    """A randomly initialised 2-layer encoder of architecture `arch` (bert,
+    distilbert, albert, roberta; no classification head) and a tokenizer of the
+    kind that architecture uses, trained on `corpus`."""
+    import torch
+    import transformers as tf
+
+    small = dict(num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+    if arch == "roberta":
+        tok, specials = _byte_level_bpe(corpus)
+        input_names = ["input_ids", "attention_mask"]
+        config = tf.RobertaConfig(vocab_size=tok.get_vocab_size(), hidden_size=32, max_position_embeddings=514,
+                                  pad_token_id=tok.token_to_id("<pad>"), bos_token_id=0, eos_token_id=2,
+                                  type_vocab_size=1, **small)
+        model = tf.RobertaModel
+    else:
+        tok, specials = _wordpiece(corpus)
+        vocab = tok.get_vocab_size()
+        if arch == "bert":
+            input_names = ["input_ids", "token_type_ids", "attention_mask"]
+            config, model = tf.BertConfig(vocab_size=vocab, hidden_size=32, **small), tf.BertModel
+        elif arch == "albert":
+            input_names = ["input_ids", "token_type_ids", "attention_mask"]
+            config = tf.AlbertConfig(vocab_size=vocab, embedding_size=16, hidden_size=32, **small)
+            model = tf.AlbertModel
+        elif arch == "distilbert":
+            input_names = ["input_ids", "attention_mask"]
+            config = tf.DistilBertConfig(vocab_size=vocab, dim=32, n_layers=2, n_heads=2, hidden_dim=64)
+            model = tf.DistilBertModel
+        else:
+            raise ValueError(arch)
+    fast = tf.PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=512, model_input_names=input_names,
+                                      **specials)
+    root.mkdir(parents=True, exist_ok=True)
+    fast.save_pretrained(root)
+    torch.manual_seed(0)
+    model(config).save_pretrained(root)
+    return root

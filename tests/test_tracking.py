@@ -21,8 +21,19 @@ def test_dvc_root_points_temp_workspaces_at_the_main_store(monkeypatch, tmp_path
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DVC_ROOT", str(main))
     assert tracking.tracking_uri() == f"sqlite:///{main.resolve() / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    monkeypatch.setattr(tracking, "_USER_TRACKING_URI", "http://127.0.0.1:5000")  # the user's, at start-up
     assert tracking.tracking_uri() == "http://127.0.0.1:5000"
+
+
+def test_store_follows_the_workspace_after_mlflow_set_tracking_uri(monkeypatch, tmp_path):
+    # mlflow.set_tracking_uri also sets MLFLOW_TRACKING_URI; a second workspace in
+    # the same process must still get its own store, not the first one's
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        monkeypatch.chdir(tmp_path / name)
+        uri = tracking.tracking_uri()
+        assert uri == f"sqlite:///{(tmp_path / name).resolve() / 'mlflow.db'}"
+        tracking.prepare_experiment("exp", uri)
 
 
 def test_concurrent_first_use_of_a_new_store(tmp_path):

@@ -1,0 +1,182 @@
+"""model.type: the BiLSTM and TF-IDF baselines, and transformers of four
+architectures, each through the same tokenize -> train -> evaluate stages."""
+
+import importlib
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+from datasets import Dataset, load_from_disk
+from mlflow.tracking import MlflowClient
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+from fixtures import make_tiny_transformer
+from sentiment_pipeline import layout, tfidf_logreg
+from sentiment_pipeline.bilstm import BiLSTMConfig, BiLSTMForSequenceClassification
+from sentiment_pipeline.config import Params
+from sentiment_pipeline.errors import PipelineInputError
+
+
+def workspace_for(tmp_path, tokenized_workspace, **model):
+    """A copy of the cleaned fixture workspace with `model.*` params set."""
+    root = tmp_path / "ws"
+    shutil.copytree(tokenized_workspace / "data" / "clean", root / "data" / "clean")
+    params = yaml.safe_load((tokenized_workspace / "params.yaml").read_text())
+    for key, value in model.items():
+        if isinstance(value, dict):
+            params["model"][key].update(value)
+        else:
+            params["model"][key] = value
+    params["train"]["epochs"] = 1
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    return root
+
+
+def run_stages(root, monkeypatch, *names):
+    monkeypatch.chdir(root)
+    for name in names:
+        importlib.import_module(f"stages.{name}").main()
+
+
+def mlflow_run(root):
+    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    run_id = json.loads((root / layout.RUN_FILE).read_text())["run_id"]
+    return client.get_run(run_id)
+
+
+# -- BiLSTM -------------------------------------------------------------------
+
+def test_bilstm_ignores_padding():
+    torch.manual_seed(0)
+    config = BiLSTMConfig(vocab_size=50, embedding_dim=8, hidden_size=6, num_layers=2, dropout=0.0, num_labels=2)
+    model = BiLSTMForSequenceClassification(config).eval()
+    ids = torch.tensor([[5, 7, 9, 11]])
+    alone = model(input_ids=ids, attention_mask=torch.ones_like(ids)).logits
+    padded = torch.tensor([[5, 7, 9, 11, 0, 0, 0], [3, 4, 5, 6, 7, 8, 9]])
+    batched = model(input_ids=padded, attention_mask=(padded != 0).long()).logits
+    torch.testing.assert_close(batched[0], alone[0])
+    # the backward direction starts at the last real token, not at the padding
+    no_mask = model(input_ids=padded[:1], attention_mask=torch.ones_like(padded[:1])).logits
+    assert not torch.allclose(no_mask[0], alone[0])
+
+
+def test_bilstm_vocabulary_is_learnt_from_train_only(tmp_path, tokenized_workspace, monkeypatch):
+    root = workspace_for(tmp_path, tokenized_workspace, type="bilstm", bilstm={"min_frequency": 1})
+    test = pd.read_parquet(root / "data/clean/test.parquet")
+    test.loc[0, "text"] = "zyzzyva " + test.loc[0, "text"]  # a word no train review has
+    test.to_parquet(root / "data/clean/test.parquet", index=False)
+    run_stages(root, monkeypatch, "tokenize")
+
+    tokenizer = AutoTokenizer.from_pretrained(root / layout.TOKENIZER_DIR)
+    vocab = tokenizer.get_vocab()
+    assert "zyzzyva" not in vocab and "masterpiece" in vocab
+    first = load_from_disk(str(root / layout.TOKENIZED_DIR))["test"][0]["input_ids"]
+    assert first[0] == tokenizer.unk_token_id
+    assert "token_type_ids" not in load_from_disk(str(root / layout.TOKENIZED_DIR))["train"].column_names
+
+
+def test_bilstm_trains_and_evaluates_through_the_stages(tmp_path, tokenized_workspace, monkeypatch):
+    root = workspace_for(tmp_path, tokenized_workspace, type="bilstm",
+                         bilstm={"embedding_dim": 16, "hidden_size": 16, "min_frequency": 1})
+    run_stages(root, monkeypatch, "tokenize", "train", "evaluate")
+    model_dir = root / layout.MODEL_DIR
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir)  # via the registered Auto type
+    assert isinstance(model, BiLSTMForSequenceClassification)
+    assert model.lstm.num_layers == 2 and model.lstm.bidirectional
+    saved = json.loads((model_dir / "sentiment_pipeline.json").read_text())
+    assert saved["model_type"] == "bilstm"
+    train = json.loads((root / layout.TRAIN_METRICS).read_text())
+    assert train["n_parameters"] == sum(p.numel() for p in model.parameters())
+    assert train["model_size_mb"] > 0
+    evaluation = json.loads((root / layout.EVAL_METRICS).read_text())
+    assert 0 <= evaluation["accuracy"] <= 1 and evaluation["n_examples"] == 60
+    run = mlflow_run(root)
+    assert run.data.tags["model_type"] == "bilstm"
+    assert run.data.params["model.bilstm.hidden_size"] == "16"
+    assert "test_accuracy" in run.data.metrics
+
+
+# -- TF-IDF + logistic regression ----------------------------------------------
+
+def test_tfidf_logreg_through_the_stages_without_pickle(tmp_path, tokenized_workspace, monkeypatch):
+    root = workspace_for(tmp_path, tokenized_workspace, type="tfidf_logreg")
+    run_stages(root, monkeypatch, "tokenize", "train", "evaluate", "plot")
+    tokenized = load_from_disk(str(root / layout.TOKENIZED_DIR))
+    assert "text" in tokenized["train"].column_names and not any(tokenized["test"]["truncated"])
+    model_dir = root / layout.MODEL_DIR
+    assert sorted(p.name for p in model_dir.iterdir()) == ["model.skops", "sentiment_pipeline.json"]
+    evaluation = json.loads((root / layout.EVAL_METRICS).read_text())
+    assert evaluation["accuracy"] >= 0.9  # the cue words make the fixture easy for a bag of n-grams
+    history = pd.read_csv(root / layout.TRAIN_HISTORY)
+    assert len(history) == 1 and history.loc[0, "val_f1"] > 0.8
+    assert (root / "plots/roc_curve.png").is_file()
+    run = mlflow_run(root)
+    assert run.data.tags["model_type"] == "tfidf_logreg"
+    assert run.data.params["model.tfidf_logreg.C"] == "4.0"
+    assert {"val_f1", "test_accuracy", "best_val_f1", "n_parameters"} <= set(run.data.metrics)
+
+
+def _toy_train():
+    rng = np.random.default_rng(0)
+    words = ["good", "bad", "film", "plot", "great", "awful", "fine", "meh"]
+    texts = [" ".join(rng.choice(words, size=rng.integers(2, 40))) for _ in range(200)]
+    labels = [int(t.count("good") + t.count("great") > t.count("bad") + t.count("awful")) for t in texts]
+    return Dataset.from_dict({"text": texts, "label": labels, "n_words": [len(t.split()) for t in texts]})
+
+
+def _params(length_weight, confidence_penalty):
+    return Params.model_validate({"model": {"type": "tfidf_logreg", "tfidf_logreg": {"min_df": 1}},
+                                  "train": {"loss": {"length_weight": length_weight,
+                                                     "confidence_penalty": confidence_penalty}}})
+
+
+def test_tfidf_logreg_without_loss_terms_is_plain_logistic_regression():
+    train = _toy_train()
+    model, _ = tfidf_logreg.fit(_params(0, 0), train)
+    plain = LogisticRegression(C=4.0, max_iter=1000, random_state=42).fit(
+        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1, dtype=np.float32).fit_transform(
+            train["text"]), train["label"])
+    np.testing.assert_allclose(model.named_steps["logreg"].coef_, plain.coef_, rtol=1e-5, atol=1e-6)
+
+
+def test_tfidf_logreg_applies_both_loss_weights():
+    train = _toy_train()
+    coef = {key: tfidf_logreg.fit(_params(*key), train)[0].named_steps["logreg"].coef_
+            for key in [(0, 0), (1, 0), (0, 2)]}
+    assert not np.allclose(coef[(1, 0)], coef[(0, 0)])  # length weights reach the fit
+    assert not np.allclose(coef[(0, 2)], coef[(0, 0)])  # and so does the confidence penalty
+
+
+def test_tfidf_logreg_refuses_a_corrupted_model_file(tmp_path):
+    (tmp_path / tfidf_logreg.MODEL_FILE).write_bytes(b"not a zip")
+    with pytest.raises(PipelineInputError, match="not a readable skops file"):
+        tfidf_logreg.load(tmp_path)
+
+
+# -- transformers of several architectures ---------------------------------------
+
+@pytest.mark.parametrize("arch, head", [
+    ("bert", "BertForSequenceClassification"),
+    ("distilbert", "DistilBertForSequenceClassification"),
+    ("albert", "AlbertForSequenceClassification"),
+    ("roberta", "RobertaForSequenceClassification"),
+])
+def test_transformer_architectures_run_through_the_pipeline(arch, head, tmp_path, tokenized_workspace,
+                                                            imdb_dir, monkeypatch):
+    corpus = pd.read_parquet(imdb_dir / "plain_text" / "train-00000-of-00001.parquet")["text"].tolist()
+    model_src = make_tiny_transformer(arch, tmp_path / f"tiny-{arch}", corpus)
+    root = workspace_for(tmp_path, tokenized_workspace, type="transformer", name=str(model_src))
+    run_stages(root, monkeypatch, "tokenize", "train", "evaluate")
+    model_dir = root / layout.MODEL_DIR
+    assert AutoConfig.from_pretrained(model_dir).architectures == [head]
+    evaluation = json.loads((root / layout.EVAL_METRICS).read_text())
+    assert evaluation["n_examples"] == 60 and 0 <= evaluation["accuracy"] <= 1
+    train = json.loads((root / layout.TRAIN_METRICS).read_text())
+    assert train["n_parameters"] > 0 and train["model_size_mb"] > 0
+    assert mlflow_run(root).data.tags["model_name"] == str(model_src)
