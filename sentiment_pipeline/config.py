@@ -8,10 +8,10 @@ key, before any stage does expensive work.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
 
 from .errors import PipelineInputError
 
@@ -113,6 +113,63 @@ class PlotParams(_Section):
     smoothing: float = Field(default=0.6, ge=0, lt=1)  # EMA factor for smoothed val F1
 
 
+class SearchRange(_Section):
+    """A numeric range: integers for an integer param (train.batch_size), else floats."""
+
+    low: float
+    high: float
+    log: bool = False  # sample on a log scale (learning rates)
+
+    @model_validator(mode="after")
+    def _check(self) -> "SearchRange":
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        if self.log and self.low <= 0:
+            raise ValueError("log scale needs low > 0")
+        return self
+
+
+class SearchChoices(_Section):
+    choices: list[float | int | str | bool] = Field(min_length=1)
+
+
+def _spec_kind(value: Any) -> str:
+    return "choices" if isinstance(value, SearchChoices) or (isinstance(value, dict) and "choices" in value) \
+        else "range"
+
+
+# {choices: [...]} is a SearchChoices, anything else must be a SearchRange (one clear error, not two)
+SearchSpec = Annotated[Union[Annotated[SearchRange, Tag("range")], Annotated[SearchChoices, Tag("choices")]],
+                       Discriminator(_spec_kind)]
+
+
+class PrunerParams(_Section):
+    """Optuna's MedianPruner: stop a trial whose validation F1 after an epoch is
+    below the median of earlier trials at that epoch."""
+
+    n_startup_trials: int = Field(default=3, ge=0)  # no pruning until this many trials finished
+    n_warmup_epochs: int = Field(default=0, ge=0)  # nor before this many epochs of a trial
+
+
+class SearchParams(_Section):
+    """The hyperparameter search (tools/hparam_search.py), not a DVC stage."""
+
+    study_name: str = Field(default="imdb-search", min_length=1)
+    n_trials: int = Field(default=20, gt=0)  # in total: a resumed search runs only the missing ones
+    epochs: float | None = Field(default=None, gt=0)  # per trial; None = train.epochs
+    seed: int = 42  # Optuna's TPE sampler
+    pruner: PrunerParams = PrunerParams()
+    # dotted param name -> {low, high[, log]} or {choices: [...]}
+    space: dict[str, SearchSpec] = Field(default_factory=lambda: {
+        "train.lr": SearchRange(low=1e-5, high=2e-4, log=True),
+        "train.batch_size": SearchChoices(choices=[8, 16, 32]),
+        "train.warmup_ratio": SearchRange(low=0.0, high=0.2),
+        "train.weight_decay": SearchRange(low=0.0, high=0.1),
+        "train.loss.length_weight": SearchRange(low=0.0, high=1.0),
+        "train.loss.confidence_penalty": SearchRange(low=0.0, high=2.0),
+    })
+
+
 class MlflowParams(_Section):
     experiment: str = Field(default="imdb-sentiment", min_length=1)
 
@@ -125,12 +182,56 @@ class Params(_Section):
     evaluate: EvaluateParams = EvaluateParams()
     plot: PlotParams = PlotParams()
     mlflow: MlflowParams = MlflowParams()
+    search: SearchParams = SearchParams()
 
     @model_validator(mode="after")
     def _check_cross_field(self) -> "Params":
         if self.tokenize.truncation == "head_tail" and self.tokenize.max_length < 16:
             raise ValueError("tokenize.max_length must be >= 16 for head_tail truncation")
+        for key, spec in self.search.space.items():
+            _check_search_key(self, key, spec)
         return self
+
+
+def _check_search_key(params: "Params", key: str, spec: SearchRange | SearchChoices) -> None:
+    """A search-space entry must name an existing train.* setting, and its
+    bounds (or each choice) must be valid values of it."""
+    if not key.startswith("train."):
+        raise ValueError(f"search.space: {key!r} is not a train.* setting (only training is searched)")
+    train = params.train.model_dump()
+    *parents, leaf = key.split(".")[1:]
+    node = train
+    for part in parents:
+        node = node.get(part) if isinstance(node.get(part), dict) else {}
+    if leaf not in node or isinstance(node[leaf], dict):
+        raise ValueError(f"search.space: {key!r} is not a pipeline parameter")
+    values = spec.choices if isinstance(spec, SearchChoices) else [spec.low, spec.high]
+    if isinstance(node[leaf], int) and isinstance(spec, SearchRange) and not all(
+            float(v).is_integer() for v in values):
+        raise ValueError(f"search.space: {key} is an integer setting; low/high must be integers")
+    for value in values:
+        node[leaf] = value
+        try:
+            TrainParams.model_validate(train)
+        except ValidationError as err:
+            raise ValueError(f"search.space: {key}={value!r} is not a valid value "
+                             f"({err.errors()[0]['msg']})") from None
+
+
+def with_overrides(params: "Params", overrides: dict[str, Any]) -> "Params":
+    """`params` with dotted-name overrides (as `dvc exp run -S key=value`), validated."""
+    raw = params.model_dump()
+    for key, value in overrides.items():
+        node = raw
+        *parents, leaf = key.split(".")
+        for part in parents:
+            if not isinstance(node.get(part), dict):
+                raise ParamsError(f"{key}: no such parameter")
+            node = node[part]
+        if leaf not in node:
+            raise ParamsError(f"{key}: no such parameter")
+        node[leaf] = value
+    return parse_params(raw, origin="overrides")
 
 
 def _format_errors(error: ValidationError) -> str:
@@ -138,7 +239,7 @@ def _format_errors(error: ValidationError) -> str:
     for err in error.errors():
         key = ".".join(str(p) for p in err["loc"]) or "<root>"
         msg = "unknown key (not a pipeline parameter)" if err["type"] == "extra_forbidden" else err["msg"]
-        got = "" if err["type"] == "extra_forbidden" else f" (got {err.get('input')!r})"
+        got = "" if err["type"] == "extra_forbidden" or not err["loc"] else f" (got {err.get('input')!r})"
         lines.append(f"  {key}: {msg}{got}")
     return "\n".join(lines)
 
@@ -167,9 +268,10 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     return parse_params(raw, origin=str(path))
 
 
-def flatten(params: Params) -> dict[str, Any]:
+def flatten(params: Params, exclude: tuple[str, ...] = ("search",)) -> dict[str, Any]:
     """Params as {"train.loss.length_weight": 0.5, ...}: the same dotted names
-    `dvc exp run -S` uses, the loss settings first."""
+    `dvc exp run -S` uses, the loss settings first. The search section (which
+    shapes no single training) is left out unless `exclude` is emptied."""
     out: dict[str, Any] = {}
 
     def walk(prefix: str, value: Any) -> None:
@@ -179,6 +281,6 @@ def flatten(params: Params) -> dict[str, Any]:
         else:
             out[prefix] = value
 
-    walk("", params.model_dump())
+    walk("", params.model_dump(exclude=set(exclude)))
     loss_first = sorted(out, key=lambda k: (not k.startswith("train.loss."), list(out).index(k)))
     return {k: out[k] for k in loss_first}

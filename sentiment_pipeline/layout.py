@@ -16,6 +16,7 @@ RUN_FILE = Path("models/mlflow_run.json")  # MLflow run id, passed from train to
 METRICS_DIR = Path("metrics")
 REPORTS_DIR = Path("reports")
 PLOTS_DIR = Path("plots")
+SEARCH_DIR = Path("search")  # hyperparameter search (tools/hparam_search.py): study journal, best params
 
 CLEAN_REPORT = METRICS_DIR / "clean.json"
 TRAIN_METRICS = METRICS_DIR / "train.json"

@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import skops.io as sio
 import torch
 from datasets import Dataset, DatasetDict
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -94,10 +93,14 @@ def n_parameters(model: Pipeline) -> int:
 def save(model: Pipeline, output_dir: Path) -> None:
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    import skops.io as sio  # here, not at the top: importing skops takes seconds
+
     sio.dump(model, output_dir / MODEL_FILE)
 
 
 def load(model_dir: Path) -> Pipeline:
+    import skops.io as sio  # here, not at the top: importing skops takes seconds
+
     path = Path(model_dir) / MODEL_FILE
     if not path.is_file():
         raise PipelineInputError(f"{model_dir} holds no {MODEL_FILE}: not a tfidf_logreg model folder")
