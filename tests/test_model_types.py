@@ -180,3 +180,13 @@ def test_transformer_architectures_run_through_the_pipeline(arch, head, tmp_path
     train = json.loads((root / layout.TRAIN_METRICS).read_text())
     assert train["n_parameters"] > 0 and train["model_size_mb"] > 0
     assert mlflow_run(root).data.tags["model_name"] == str(model_src)
+
+
+def test_predicting_from_a_folder_that_is_no_model_names_it(tmp_path):
+    from sentiment_pipeline.inference import predict_proba
+
+    with pytest.raises(PipelineInputError, match="not a model folder of this pipeline"):
+        predict_proba(tmp_path, Dataset.from_dict({"text": ["fine"]}))
+    (tmp_path / "sentiment_pipeline.json").write_text("{oops")
+    with pytest.raises(PipelineInputError, match="not valid JSON"):
+        predict_proba(tmp_path, Dataset.from_dict({"text": ["fine"]}))
