@@ -110,7 +110,7 @@ def test_tfidf_logreg_through_the_stages_without_pickle(tmp_path, tokenized_work
     tokenized = load_from_disk(str(root / layout.TOKENIZED_DIR))
     assert "text" in tokenized["train"].column_names and not any(tokenized["test"]["truncated"])
     model_dir = root / layout.MODEL_DIR
-    assert sorted(p.name for p in model_dir.iterdir()) == ["model.skops", "sentiment_pipeline.json"]
+    assert sorted(p.name for p in model_dir.iterdir()) == sorted([*tfidf_logreg.MODEL_FILES, "sentiment_pipeline.json"])
     evaluation = json.loads((root / layout.EVAL_METRICS).read_text())
     assert evaluation["accuracy"] >= 0.9  # the cue words make the fixture easy for a bag of n-grams
     history = pd.read_csv(root / layout.TRAIN_HISTORY)
@@ -153,9 +153,26 @@ def test_tfidf_logreg_applies_both_loss_weights():
     assert not np.allclose(coef[(0, 2)], coef[(0, 0)])  # and so does the confidence penalty
 
 
-def test_tfidf_logreg_refuses_a_corrupted_model_file(tmp_path):
-    (tmp_path / tfidf_logreg.MODEL_FILE).write_bytes(b"not a zip")
-    with pytest.raises(PipelineInputError, match="not a readable skops file"):
+def test_tfidf_logreg_saves_plain_arrays_and_loads_the_same_model(tmp_path):
+    train = _toy_train()
+    model, _ = tfidf_logreg.fit(_params(0.5, 1.0), train)
+    tfidf_logreg.save(model, tmp_path)
+    loaded = tfidf_logreg.load(tmp_path)
+    np.testing.assert_array_equal(tfidf_logreg.predict_proba(loaded, train["text"]),
+                                  tfidf_logreg.predict_proba(model, train["text"]))
+    terms = json.loads((tmp_path / tfidf_logreg.VOCABULARY_FILE).read_text())
+    assert len(terms) == len(model.named_steps["tfidf"].vocabulary_) and "good good" in terms
+
+
+def test_tfidf_logreg_refuses_a_corrupted_model_folder(tmp_path):
+    model, _ = tfidf_logreg.fit(_params(0, 0), _toy_train())
+    tfidf_logreg.save(model, tmp_path)
+    terms = json.loads((tmp_path / tfidf_logreg.VOCABULARY_FILE).read_text())
+    (tmp_path / tfidf_logreg.VOCABULARY_FILE).write_text(json.dumps(terms[:-1]))  # one term short
+    with pytest.raises(PipelineInputError, match="corrupted tfidf_logreg model"):
+        tfidf_logreg.load(tmp_path)
+    (tmp_path / tfidf_logreg.WEIGHTS_FILE).unlink()
+    with pytest.raises(PipelineInputError, match="missing tfidf_logreg.safetensors"):
         tfidf_logreg.load(tmp_path)
 
 
