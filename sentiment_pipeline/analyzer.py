@@ -1,0 +1,162 @@
+"""SentimentAnalyzer: a trained model folder (or MLflow model URI) as a Python API.
+
+    analyzer = SentimentAnalyzer.from_pretrained("models/best")
+    analyzer.predict("A wonderful film.")          # Prediction(label='pos', confidence=0.93, scores={...})
+    analyzer.predict_batch(reviews, batch_size=64)  # one Prediction per review, in input order
+
+Text is prepared exactly as the pipeline prepared it for that model, from the
+`sentiment_pipeline.json` saved beside it (cleaning, max_length, truncation
+strategy), not from re-typed settings. Batches are sorted by length (each pads
+to nearly its own length), run under `torch.inference_mode`, and returned in
+input order.
+
+Bad input is refused before any model work with a `PipelineInputError` naming
+the problem: a non-string item, an empty or whitespace-only text (there is
+nothing to classify; its index is named). A very long review is not an error:
+like in training, it is cut to the model's token budget (head, tail or
+head+tail as trained). Large batches are processed `batch_size` at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from tqdm.auto import tqdm
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from . import bilstm  # noqa: F401  (registers the bilstm type with the Auto classes)
+from . import tfidf_logreg
+from .cleaning import clean_text
+from .errors import PipelineInputError
+from .inference import read_pipeline_config
+from .layout import LABEL_NAMES
+from .modeling import accepted_inputs
+from .precision import resolve_device
+from .tokenization import SpecialTokens, truncate_ids
+
+MLFLOW_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str  # "neg" or "pos"
+    confidence: float  # probability of `label`
+    scores: dict[str, float]  # probability of each class
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def validate_texts(texts: Sequence) -> list[str]:
+    """The texts as a list of str; a clear error for anything else."""
+    if isinstance(texts, (str, bytes)) or not isinstance(texts, Iterable):
+        raise PipelineInputError(f"expected a list of texts, got {type(texts).__name__}")
+    texts = list(texts)
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise PipelineInputError(f"text {i} is a {type(text).__name__}, not a string")
+        if not text.strip():
+            raise PipelineInputError(f"text {i} is empty or whitespace only: nothing to classify")
+    return texts
+
+
+def _resolve(path_or_uri: str | Path) -> Path:
+    """A local model folder: the path itself, or an MLflow model downloaded from its URI."""
+    text = str(path_or_uri)
+    if text.startswith(MLFLOW_SCHEMES):
+        import mlflow
+
+        from . import tracking
+
+        mlflow.set_tracking_uri(tracking.tracking_uri())
+        try:
+            local = Path(mlflow.artifacts.download_artifacts(text))
+        except Exception as err:  # MlflowException, or an unknown scheme/registry entry
+            raise PipelineInputError(f"cannot load MLflow model {text!r}: {err}") from None
+        found = [p.parent for p in local.rglob("sentiment_pipeline.json")]
+        if not found:
+            raise PipelineInputError(f"MLflow model {text!r} holds no model folder of this pipeline")
+        return found[0]
+    path = Path(text).expanduser()
+    if not path.is_dir():
+        raise PipelineInputError(f"model path {text!r} does not exist or is not a folder")
+    return path
+
+
+class SentimentAnalyzer:
+    def __init__(self, model_dir: Path, config: dict, model, tokenizer, device: str) -> None:
+        self.model_dir = model_dir
+        self.config = config
+        self.model = model
+        self.tokenizer = tokenizer
+        self.device = device
+        self.model_type = config.get("model_type", "transformer")
+        if tokenizer is not None:
+            self._specials = SpecialTokens.of(tokenizer)
+            self._budget = int(config["max_length"]) - len(self._specials)
+            self._inputs = accepted_inputs(model, list(tokenizer.model_input_names))
+
+    @classmethod
+    def from_pretrained(cls, path_or_uri: str | Path, device: str = "auto") -> "SentimentAnalyzer":
+        """Load a model folder the train stage wrote (`models/best`), or an MLflow
+        model URI (`models:/<name>/<version>`, `runs:/<run_id>/model`)."""
+        model_dir = _resolve(path_or_uri)
+        config = read_pipeline_config(model_dir)
+        if config.get("model_type") == "tfidf_logreg":
+            return cls(model_dir, config, tfidf_logreg.load(model_dir), None, "cpu")
+        device = resolve_device(device) if device in ("auto", "cpu") else device  # or "cuda:1", "mps", ...
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(model_dir)
+            model = AutoModelForSequenceClassification.from_pretrained(model_dir)
+        except (OSError, ValueError, SafetensorError) as err:
+            raise PipelineInputError(f"{model_dir}: corrupted or incomplete model folder ({err})") from None
+        model.to(device).eval()
+        return cls(model_dir, config, model, tokenizer, device)
+
+    # -- preparing text as the pipeline did ------------------------------------
+    def _encode(self, text: str) -> list[int]:
+        ids = self.tokenizer(clean_text(text), add_special_tokens=False, verbose=False)["input_ids"]
+        cut = truncate_ids(ids, self._budget, self.config["truncation"], self.config.get("head_fraction", 0.25))
+        return self._specials.prefix + cut + self._specials.suffix
+
+    # -- prediction --------------------------------------------------------------
+    def predict(self, text: str) -> Prediction:
+        return self.predict_batch([text])[0]
+
+    def predict_batch(self, texts: Sequence[str], batch_size: int = 32, progress: bool = False) -> list[Prediction]:
+        """One Prediction per text, in input order."""
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise PipelineInputError(f"batch_size must be a positive integer, got {batch_size!r}")
+        texts = validate_texts(texts)
+        if not texts:
+            return []
+        return [self._prediction(p) for p in self.predict_proba(texts, batch_size, progress)]
+
+    def predict_proba(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        """P(positive) per (validated) text, in input order."""
+        if self.model_type == "tfidf_logreg":
+            return tfidf_logreg.predict_proba(self.model, [clean_text(t) for t in texts])
+        encoded = [self._encode(t) for t in texts]
+        order = np.argsort([-len(ids) for ids in encoded], kind="stable")  # longest first
+        prob_pos = np.empty(len(texts), dtype=np.float64)
+        batches = range(0, len(order), batch_size)
+        with torch.inference_mode():
+            for start in tqdm(batches, desc="predict", unit="batch", disable=not progress):
+                rows = order[start:start + batch_size]
+                features = [{"input_ids": encoded[i], "attention_mask": [1] * len(encoded[i])} for i in rows]
+                batch = self.tokenizer.pad(features, return_tensors="pt")
+                batch = {k: v.to(self.device) for k, v in batch.items() if k in self._inputs}
+                logits = self.model(**batch).logits.float()
+                prob_pos[rows] = logits.softmax(dim=-1)[:, 1].cpu().numpy()
+        return prob_pos
+
+    @staticmethod
+    def _prediction(prob_pos: float) -> Prediction:
+        scores = {LABEL_NAMES[0]: float(1.0 - prob_pos), LABEL_NAMES[1]: float(prob_pos)}
+        label = LABEL_NAMES[1] if prob_pos >= 0.5 else LABEL_NAMES[0]
+        return Prediction(label=label, confidence=scores[label], scores=scores)

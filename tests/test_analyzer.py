@@ -1,0 +1,147 @@
+"""SentimentAnalyzer (Python API) and `python -m sentiment_pipeline predict` (CLI)
+on models the train stage wrote, with the bad inputs users send."""
+
+import importlib
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from datasets import load_from_disk
+
+from conftest import REPO
+from sentiment_pipeline import layout
+from sentiment_pipeline.analyzer import SentimentAnalyzer
+from sentiment_pipeline.errors import PipelineInputError
+from sentiment_pipeline.inference import predict_proba
+
+
+def _train(root, tokenized_workspace, monkeypatch, **model):
+    shutil.copytree(tokenized_workspace / "data", root / "data")
+    params = yaml.safe_load((tokenized_workspace / "params.yaml").read_text())
+    params["model"].update(model)
+    params["train"]["epochs"] = 1
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(root)
+    stages = ["tokenize", "train"] if model else ["train"]
+    for stage in stages:
+        importlib.import_module(f"stages.{stage}").main()
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, tokenized_workspace):
+    with pytest.MonkeyPatch.context() as mp:
+        return _train(tmp_path_factory.mktemp("trained"), tokenized_workspace, mp)
+
+
+def _test_texts(root):
+    return pd.read_parquet(root / "data/clean/test.parquet")["text"].tolist()
+
+
+def test_predict_batch_matches_the_evaluate_stage(trained):
+    analyzer = SentimentAnalyzer.from_pretrained(trained / layout.MODEL_DIR, device="cpu")
+    texts = _test_texts(trained)
+    got = np.array([p.scores["pos"] for p in analyzer.predict_batch(texts, batch_size=7)])
+    expected, _ = predict_proba(trained / layout.MODEL_DIR, load_from_disk(str(trained / layout.TOKENIZED_DIR))["test"])
+    np.testing.assert_allclose(got, expected, atol=1e-5)  # same cleaning, truncation, order
+
+
+def test_predict_returns_label_confidence_and_both_scores(trained):
+    analyzer = SentimentAnalyzer.from_pretrained(str(trained / layout.MODEL_DIR), device="cpu")
+    one = analyzer.predict("<b>great</b> wonderful film, superb cast")
+    assert one.label in ("neg", "pos") and set(one.scores) == {"neg", "pos"}
+    assert one.confidence == one.scores[one.label] >= 0.5
+    assert abs(sum(one.scores.values()) - 1) < 1e-6
+    # cleaning as in the pipeline: the HTML tag does not change the prediction
+    assert analyzer.predict("great wonderful film, superb cast").scores == pytest.approx(one.scores)
+
+
+def test_batch_order_is_kept_whatever_the_lengths(trained):
+    analyzer = SentimentAnalyzer.from_pretrained(trained / layout.MODEL_DIR, device="cpu")
+    texts = ["awful " * n for n in (1, 50, 3, 200, 7)] + ["great " * n for n in (100, 2)]
+    batched = analyzer.predict_batch(texts, batch_size=3)
+    alone = [analyzer.predict(t) for t in texts]
+    assert [b.scores["pos"] for b in batched] == pytest.approx([a.scores["pos"] for a in alone], abs=1e-5)
+
+
+@pytest.mark.parametrize("texts, message", [
+    (["fine", ""], "text 1 is empty"),
+    (["fine", "   \n\t"], "text 1 is empty or whitespace only"),
+    (["fine", 42], "text 1 is a int, not a string"),
+    (["fine", None], "text 1 is a NoneType"),
+    ("just one string", "expected a list of texts, got str"),
+])
+def test_bad_texts_are_refused_naming_the_item(trained, texts, message):
+    analyzer = SentimentAnalyzer.from_pretrained(trained / layout.MODEL_DIR, device="cpu")
+    with pytest.raises(PipelineInputError, match=message):
+        analyzer.predict_batch(texts)
+
+
+def test_a_one_megabyte_review_is_truncated_like_in_training(trained):
+    analyzer = SentimentAnalyzer.from_pretrained(trained / layout.MODEL_DIR, device="cpu")
+    huge = "great film " * 100_000  # 1.1 MB
+    assert len(huge) > 1_000_000
+    assert len(analyzer._encode(huge)) == 64  # tokenize.max_length of the fixture model
+    assert analyzer.predict(huge).label in ("neg", "pos")
+
+
+def test_unknown_and_corrupted_models_are_named(trained, tmp_path):
+    with pytest.raises(PipelineInputError, match="does not exist"):
+        SentimentAnalyzer.from_pretrained(tmp_path / "nope")
+    broken = tmp_path / "broken"
+    shutil.copytree(trained / layout.MODEL_DIR, broken)
+    (broken / "model.safetensors").write_bytes(b"garbage")
+    with pytest.raises(PipelineInputError, match="corrupted or incomplete model folder"):
+        SentimentAnalyzer.from_pretrained(broken)
+
+
+def test_tfidf_model_through_the_same_api(tmp_path, tokenized_workspace, monkeypatch):
+    root = _train(tmp_path / "ws", tokenized_workspace, monkeypatch, type="tfidf_logreg")
+    analyzer = SentimentAnalyzer.from_pretrained(root / layout.MODEL_DIR)
+    predictions = analyzer.predict_batch(["a great wonderful superb film", "awful boring terrible mess"])
+    assert [p.label for p in predictions] == ["pos", "neg"]
+
+
+def _cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "sentiment_pipeline", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=300, env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
+
+
+def test_cli_predicts_texts_files_and_csv_as_json_lines(trained, tmp_path):
+    model = str(trained / layout.MODEL_DIR)
+    result = _cli("predict", "--model", model, "great superb film", "awful dull mess", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["index"] for r in rows] == [0, 1] and {"label", "confidence", "scores"} <= set(rows[0])
+
+    (tmp_path / "reviews.txt").write_text("great superb film\n\nawful dull mess\n")
+    result = _cli("predict", "--model", model, "--file", "reviews.txt", "--output", "out.jsonl", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [r["line"] for r in rows] == [1, 3] and "skipped line 2: empty" in result.stderr
+
+    pd.DataFrame({"id": [1, 2], "review": ["great film", "awful film"]}).to_csv(tmp_path / "r.csv", index=False)
+    result = _cli("predict", "--model", model, "--csv", "r.csv", "--column", "review", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line)["row"] for line in result.stdout.splitlines()] == [0, 1]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--csv", "r.csv", "--column", "nope"], "has no column 'nope'"),
+    (["--file", "missing.txt"], "cannot read missing.txt"),
+    (["--model", "no/such/model", "text"], "does not exist"),
+    ([], "give the reviews as arguments, or --file, or --csv"),
+    (["--file", "blank.txt"], "no non-empty review"),
+])
+def test_cli_bad_input_exits_2_with_one_line(trained, tmp_path, args, message):
+    pd.DataFrame({"review": ["great film"]}).to_csv(tmp_path / "r.csv", index=False)
+    (tmp_path / "blank.txt").write_text("\n  \n")
+    model = [] if "--model" in args else ["--model", str(trained / layout.MODEL_DIR)]
+    result = _cli("predict", *model, *args, cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
