@@ -172,6 +172,9 @@ class SearchParams(_Section):
 
 class MlflowParams(_Section):
     experiment: str = Field(default="imdb-sentiment", min_length=1)
+    log_model: bool = True  # evaluate logs models/best as an MLflow pyfunc model
+    # registered under this name (a new version per run); None = log without registering
+    registered_model: str | None = Field(default="imdb-sentiment", min_length=1)
 
 
 class Params(_Section):

@@ -48,8 +48,15 @@ def tracking_uri() -> str:
 
 
 def _sqlite_path(uri: str) -> Path | None:
+    """The database file of a sqlite URI, absolute. SQLAlchemy's form is
+    sqlite:///<path>: the URL path minus its first slash is the file path
+    ("sqlite:///rel.db" relative, "sqlite:////abs/m.db" absolute). Keeping that
+    slash would give "//abs/...", a path POSIX keeps with two leading slashes,
+    and artifact locations MLflow cannot serve models from."""
     parsed = urlparse(uri)
-    return Path(unquote(parsed.path)) if parsed.scheme == "sqlite" else None
+    if parsed.scheme != "sqlite":
+        return None
+    return Path(unquote(parsed.path)[1:]).resolve()
 
 
 def prepare_experiment(name: str, uri: str | None = None) -> str:
@@ -197,3 +204,13 @@ def log_train_summary(metrics: dict) -> None:
     """Final training metrics; the best epoch's validation scores as best_val_*,
     beside the per-epoch val_* curves."""
     log_metrics({f"best_{k}" if k.startswith("val_") else k: v for k, v in metrics.items()})
+
+
+def tag_model_version(name: str | None, version: int | None, metrics: dict) -> None:
+    """Tag a registered model version with the test scores it was evaluated at."""
+    if not name or not version:
+        return
+    client = MlflowClient(tracking_uri())
+    for key in ("accuracy", "f1", "ece"):
+        if isinstance(metrics.get(key), (int, float)):
+            client.set_model_version_tag(name, str(version), f"test_{key}", f"{metrics[key]:.4f}")

@@ -1,6 +1,7 @@
 """Stage evaluate: models/best on the test split -> metrics/eval.json (all
 metrics, calibration, by review length), predictions, curve data for the
-plots, and the error analysis; all of it logged to the MLflow run."""
+plots, and the error analysis; all of it logged to the MLflow run, with the
+model itself as an MLflow pyfunc model, registered under mlflow.registered_model."""
 
 import json
 
@@ -15,12 +16,14 @@ from sentiment_pipeline.error_analysis import error_analysis, to_markdown
 from sentiment_pipeline.errors import PipelineInputError
 from sentiment_pipeline.evaluation import predictions_table, roc_table
 from sentiment_pipeline.inference import predict_proba
+from sentiment_pipeline.mlflow_model import log_and_register
 from sentiment_pipeline.report import evaluation_metrics, length_bucket_table, pr_table
 from sentiment_pipeline.stage import run
 
 
 def main() -> None:
-    params = load_params().evaluate
+    all_params = load_params()
+    params, mlflow_params = all_params.evaluate, all_params.mlflow
     test = load_from_disk(str(layout.TOKENIZED_DIR))["test"]
     texts = pd.read_parquet(layout.CLEAN_DIR / "test.parquet", columns=["text"])["text"]
     if len(texts) != len(test):
@@ -50,6 +53,12 @@ def main() -> None:
             tracking.log_metrics(tracking.flatten_metrics(metrics), prefix="test_")
             for path in (layout.EVAL_METRICS, layout.ERRORS_JSON, layout.ERRORS_MD):
                 mlflow.log_artifact(str(path), "evaluation")
+            if mlflow_params.log_model:
+                info = log_and_register(layout.MODEL_DIR, mlflow_params.registered_model)
+                tracking.tag_model_version(mlflow_params.registered_model, info.registered_model_version, metrics)
+                print(f"MLflow model: {info.model_uri}"
+                      + (f", registered as models:/{mlflow_params.registered_model}/{info.registered_model_version}"
+                         if info.registered_model_version else ""))
     print(json.dumps({k: v for k, v in metrics.items() if k != "by_length"}, indent=2))
     print(to_markdown(errors).split("\n## ")[0])
 

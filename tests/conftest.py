@@ -25,6 +25,16 @@ os.environ.pop("DVC_ROOT", None)
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def _no_inherited_tracking_uri():
+    """mlflow.set_tracking_uri (called by stages run in-process) also sets
+    MLFLOW_TRACKING_URI; a later test's subprocess would inherit it and log to
+    an earlier test's store. Every test starts and ends without it."""
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    yield
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+
+
 @pytest.fixture(scope="session")
 def imdb_dir(tmp_path_factory) -> Path:
     return make_imdb_like(tmp_path_factory.mktemp("data") / "imdb")
@@ -46,6 +56,8 @@ def tiny_params(imdb_dir: Path, model_dir: Path) -> dict:
     params["tokenize"]["max_length"] = 64
     params["train"].update(epochs=3, batch_size=4, eval_batch_size=16, lr=1e-3, logging_steps=2, device="cpu")
     params["evaluate"]["batch_size"] = 16
+    # logging the model to MLflow costs seconds per evaluate: tested on its own (test_mlflow_model.py)
+    params["mlflow"]["log_model"] = False
     return params
 
 

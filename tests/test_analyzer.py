@@ -137,11 +137,15 @@ def test_cli_predicts_texts_files_and_csv_as_json_lines(trained, tmp_path):
     (["--model", "no/such/model", "text"], "does not exist"),
     ([], "give the reviews as arguments, or --file, or --csv"),
     (["--file", "blank.txt"], "no non-empty review"),
+    (["--batch-size", "0", "text"], "--batch-size must be >= 1"),
 ])
-def test_cli_bad_input_exits_2_with_one_line(trained, tmp_path, args, message):
+def test_cli_bad_input_exits_2_with_one_line(trained, tmp_path, monkeypatch, capsys, args, message):
+    from sentiment_pipeline.cli import main
+
     pd.DataFrame({"review": ["great film"]}).to_csv(tmp_path / "r.csv", index=False)
     (tmp_path / "blank.txt").write_text("\n  \n")
+    monkeypatch.chdir(tmp_path)
     model = [] if "--model" in args else ["--model", str(trained / layout.MODEL_DIR)]
-    result = _cli("predict", *model, *args, cwd=tmp_path)
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert message in result.stderr and "Traceback" not in result.stderr
+    assert main(["predict", *model, *args]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0]

@@ -70,3 +70,11 @@ def test_resume_of_a_run_missing_from_the_store_warns_and_logs_nothing(monkeypat
     with pytest.raises(FileNotFoundError, match="train stage"):
         with tracking.resume_run(tmp_path / "missing.json"):
             pass
+
+
+def test_the_artifact_location_is_a_plain_absolute_path(tmp_path):
+    # "sqlite:////abs/mlflow.db": artifacts beside it at /abs/mlartifacts, not //abs/mlartifacts
+    uri = f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}"
+    experiment_id = tracking.prepare_experiment("plain", uri)
+    location = tracking.MlflowClient(uri).get_experiment(experiment_id).artifact_location
+    assert location == str(tmp_path.resolve() / "mlartifacts")

@@ -1,0 +1,110 @@
+"""Inference speed: SentimentAnalyzer.predict_batch against transformers.pipeline.
+
+One run on this machine, the same fine-tuned model and the same max_length for
+all, on --n real IMDB test reviews (a label-stratified sample, HTML cleaned as
+the pipeline does):
+
+- `transformers.pipeline("text-classification")` as it is usually called
+  (one review at a time, its default) and with batch_size set;
+- `predict_batch`: length-sorted batches, dynamic padding, inference_mode;
+- `predict_batch` on the dynamically int8-quantized model (CPU).
+
+Prints reviews/s, the ratio to the pipeline and test accuracy for each (the
+int8 model must stay within 0.5 points of fp32); --json writes the figures.
+
+    python bench/inference.py --data ../shared/datasets/imdb --model models/best
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from transformers import pipeline
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from sentiment_pipeline.analyzer import SentimentAnalyzer  # noqa: E402
+from sentiment_pipeline.cleaning import clean_text  # noqa: E402
+
+
+def sample_test(data: Path, n: int, seed: int) -> pd.DataFrame:
+    test = pd.concat(pd.read_parquet(p) for p in sorted((data / "plain_text").glob("test-*.parquet")))
+    per_label = n // 2
+    parts = [g.sample(per_label, random_state=seed) for _, g in test.groupby("label")]
+    return pd.concat(parts).sample(frac=1, random_state=seed).reset_index(drop=True)
+
+
+def timed(fn):
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, required=True, help="IMDB folder in the Hub layout")
+    parser.add_argument("--model", type=Path, required=True, help="a model folder the train stage wrote")
+    parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--max-length", type=int, default=512)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+
+    reviews = sample_test(args.data, args.n, args.seed)
+    texts = [clean_text(t) for t in reviews["text"]]
+    labels = reviews["label"].to_numpy()
+    results = {}
+
+    def record(name: str, prob_pos: np.ndarray, seconds: float) -> None:
+        results[name] = {"seconds": round(seconds, 2), "reviews_per_s": round(len(texts) / seconds, 2),
+                         "accuracy": float(((prob_pos >= 0.5).astype(int) == labels).mean())}
+        print(f"{name:<32} {results[name]['reviews_per_s']:>8.2f} reviews/s  accuracy {results[name]['accuracy']:.4f}",
+              flush=True)
+
+    clf = pipeline("text-classification", model=str(args.model), device=-1, truncation=True,
+                   max_length=args.max_length, top_k=None)
+    pos_label = clf.model.config.id2label[1]
+
+    def pipeline_proba(batch_size: int | None) -> np.ndarray:
+        kwargs = {"batch_size": batch_size} if batch_size else {}
+        outputs = clf(texts, **kwargs)
+        return np.array([next(s["score"] for s in out if s["label"] == pos_label) for out in outputs])
+
+    with torch.inference_mode():
+        prob, secs = timed(lambda: pipeline_proba(None))
+    record("pipeline (one at a time)", prob, secs)
+    with torch.inference_mode():
+        prob, secs = timed(lambda: pipeline_proba(args.batch_size))
+    record(f"pipeline (batch_size={args.batch_size})", prob, secs)
+
+    fp32 = SentimentAnalyzer.from_pretrained(args.model, device="cpu", max_length=args.max_length)
+    prob, secs = timed(lambda: fp32.predict_proba(texts, batch_size=args.batch_size))
+    record("predict_batch fp32", prob, secs)
+    int8 = SentimentAnalyzer.from_pretrained(args.model, device="cpu", quantize="int8", max_length=args.max_length)
+    prob, secs = timed(lambda: int8.predict_proba(texts, batch_size=args.batch_size))
+    record("predict_batch int8", prob, secs)
+
+    base = results["pipeline (one at a time)"]["reviews_per_s"]
+    print()
+    print("| method | reviews/s | vs pipeline (one at a time) | test accuracy |")
+    print("| --- | --- | --- | --- |")
+    for name, r in results.items():
+        print(f"| {name} | {r['reviews_per_s']:.2f} | {r['reviews_per_s'] / base:.2f}x | {r['accuracy']:.4f} |")
+    drop = results["predict_batch fp32"]["accuracy"] - results["predict_batch int8"]["accuracy"]
+    print(f"\nint8 accuracy change vs fp32: {-drop * 100:+.2f} points")
+    meta = {"n": len(texts), "max_length": args.max_length, "batch_size": args.batch_size, "model": str(args.model),
+            "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count()}
+    if args.json:
+        args.json.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

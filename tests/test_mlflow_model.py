@@ -1,0 +1,116 @@
+"""The evaluate stage logs and registers the model as an MLflow pyfunc model;
+`mlflow models serve` answers real HTTP requests with it, and survives bad ones."""
+
+import importlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import mlflow
+import pandas as pd
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+
+from conftest import REPO
+from sentiment_pipeline import layout
+
+NAME = "tiny-sentiment"
+
+
+@pytest.fixture(scope="module")
+def registered(tmp_path_factory, tokenized_workspace):
+    root = tmp_path_factory.mktemp("registered")
+    shutil.copytree(tokenized_workspace / "data", root / "data")
+    params = yaml.safe_load((tokenized_workspace / "params.yaml").read_text())
+    params["train"]["epochs"] = 1
+    params["mlflow"].update(log_model=True, registered_model=NAME)
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)
+        for stage in ("train", "evaluate"):
+            importlib.import_module(f"stages.{stage}").main()
+    return root
+
+
+def test_evaluate_registers_a_version_with_signature_and_scores(registered):
+    uri = f"sqlite:///{registered / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    version = client.get_model_version(NAME, "1")
+    run_id = json.loads((registered / layout.RUN_FILE).read_text())["run_id"]
+    assert version.run_id == run_id
+    accuracy = json.loads((registered / layout.EVAL_METRICS).read_text())["accuracy"]
+    assert version.tags["test_accuracy"] == f"{accuracy:.4f}"
+    mlflow.set_tracking_uri(uri)
+    info = mlflow.models.get_model_info(f"models:/{NAME}/1")
+    assert [c["name"] for c in info.signature.inputs.to_dict()] == ["text"]
+    assert [c["name"] for c in info.signature.outputs.to_dict()] == ["label", "confidence", "score_neg", "score_pos"]
+    model = mlflow.pyfunc.load_model(f"models:/{NAME}/1")
+    out = model.predict(pd.DataFrame({"text": ["great superb film", "awful dull mess"]}))
+    assert list(out.columns) == ["label", "confidence", "score_neg", "score_pos"] and len(out) == 2
+    assert set(out["label"]) <= {"neg", "pos"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _post(url, payload):
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(),
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"{}")
+
+
+def test_mlflow_models_serve_answers_invocations(registered):
+    port = _free_port()
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{registered / 'mlflow.db'}",
+           "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/{NAME}/1", "--env-manager", "local",
+         "--host", "127.0.0.1", "--port", str(port)],
+        cwd=registered, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline:
+            assert server.poll() is None, server.stdout.read()[-3000:]
+            try:
+                with urllib.request.urlopen(f"{base}/ping", timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                time.sleep(1)
+        else:
+            pytest.fail("the server did not answer /ping within 180 s")
+
+        status, body = _post(f"{base}/invocations", {"dataframe_records": [{"text": "great superb film"},
+                                                                           {"text": "awful dull mess"}]})
+        assert status == 200, body
+        rows = body["predictions"]
+        assert len(rows) == 2 and {"label", "confidence", "score_neg", "score_pos"} <= set(rows[0])
+        assert abs(rows[0]["score_neg"] + rows[0]["score_pos"] - 1) < 1e-6
+
+        status, body = _post(f"{base}/invocations", {"dataframe_records": [{"text": "fine"}, {"text": "  "}]})
+        assert status == 400 and "text 1 is empty" in body.get("message", ""), body
+        status, body = _post(f"{base}/invocations", {"dataframe_records": [{"review": "fine"}]})
+        assert status == 400, body
+        # still serving after the bad requests
+        status, body = _post(f"{base}/invocations", {"inputs": {"text": ["superb"]}})
+        assert status == 200 and len(body["predictions"]) == 1, body
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, 15)
+            server.wait(timeout=30)
