@@ -84,31 +84,7 @@ def make_imdb_like(root: Path, n_train: int = 120, n_test: int = 60, seed: int =
 def make_tiny_bert(root: Path, corpus: list[str]) -> Path:
     """A 2-layer BERT encoder (random weights, no classification head, like a
     sentence-transformers checkpoint) and a WordPiece tokenizer trained on `corpus`."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
-
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.decoder = decoders.WordPiece()
-    tok.train_from_iterator(corpus, trainers.WordPieceTrainer(vocab_size=200, special_tokens=specials))
-    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
-    tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)])
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
-        sep_token="[SEP]", mask_token="[MASK]", model_max_length=512,
-        model_input_names=["input_ids", "token_type_ids", "attention_mask"])
-    root.mkdir(parents=True, exist_ok=True)
-    fast.save_pretrained(root)
-    config = BertConfig(vocab_size=tok.get_vocab_size(), hidden_size=32, num_hidden_layers=2,
-                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=512)
-    import torch
-    torch.manual_seed(0)
-    BertModel(config).save_pretrained(root)
-    return root
+    return make_tiny_transformer("bert", root, corpus)
 
 
 def _wordpiece(corpus: list[str]):

@@ -17,17 +17,15 @@ size on disk of each finished cmp-* experiment.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from exp_show import finished_experiments, get  # noqa: E402
+from exp_show import finished_experiments, get, load_exp_show, run_queue_commands  # noqa: E402
 
 PREFIX = "cmp-"
 BILSTM_SETTINGS = ["train.lr=0.002", "train.epochs=5", "train.batch_size=32"]
@@ -125,19 +123,11 @@ def main() -> None:
     os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
     if args.command == "queue":
-        for cmd in queue_commands(args.transformer or [default_transformer()], args.extra, args.bilstm_settings,
-                                  args.transformer_settings):
-            print(" ".join(cmd), flush=True)
-            if not args.dry_run:
-                subprocess.run(cmd, check=True)
-        if not args.dry_run:
-            print("queued; now: dvc queue start -j 1   (progress: dvc queue status, dvc queue logs <name>)")
+        run_queue_commands(queue_commands(args.transformer or [default_transformer()], args.extra,
+                                          args.bilstm_settings, args.transformer_settings), args.dry_run)
         return
 
-    text = (args.exp_show_json.read_text() if args.exp_show_json else
-            subprocess.run(["dvc", "exp", "show", "--json", *(["-A"] if args.all_commits else [])],
-                           check=True, capture_output=True, text=True).stdout)
-    rows = experiment_rows(json.loads(text))
+    rows = experiment_rows(load_exp_show(args.exp_show_json, args.all_commits))
     if rows.empty:
         sys.exit(f"no finished experiments named {PREFIX}* in dvc exp show: queue and run them first")
     print(to_markdown(rows))

@@ -3,6 +3,9 @@ params and metrics files. Shared by the tools that tabulate experiments."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+from pathlib import Path
 from typing import Iterator
 
 
@@ -32,3 +35,21 @@ def finished_experiments(exp_show: list[dict], prefix: str) -> Iterator[tuple[st
                 if not metrics.get("metrics/eval.json"):
                     continue  # failed before evaluate: no results
                 yield name, get(data, "params", "params.yaml", "data") or {}, metrics
+
+
+def run_queue_commands(commands: list[list[str]], dry_run: bool) -> None:
+    """Print each `dvc exp run --queue ...` command and run it (unless dry_run)."""
+    for cmd in commands:
+        print(" ".join(cmd), flush=True)
+        if not dry_run:
+            subprocess.run(cmd, check=True)
+    if not dry_run:
+        print("queued; now: dvc queue start -j 1   (progress: dvc queue status, dvc queue logs <name>)")
+
+
+def load_exp_show(path: Path | None, all_commits: bool) -> list[dict]:
+    """`dvc exp show --json` (of HEAD, or -A: every commit), or a saved copy of it."""
+    text = (path.read_text() if path else
+            subprocess.run(["dvc", "exp", "show", "--json", *(["-A"] if all_commits else [])],
+                           check=True, capture_output=True, text=True).stdout)
+    return json.loads(text)

@@ -18,16 +18,14 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from exp_show import finished_experiments, get  # noqa: E402
+from exp_show import finished_experiments, get, load_exp_show, run_queue_commands  # noqa: E402
 
 PREFIX = "abl-"
 METRICS = ("accuracy", "f1", "ece", "brier", "log_loss")
@@ -103,18 +101,10 @@ def main() -> None:
     os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
     if args.command == "queue":
-        for cmd in queue_commands(args.w, args.c, args.seeds, args.extra):
-            print(" ".join(cmd), flush=True)
-            if not args.dry_run:
-                subprocess.run(cmd, check=True)
-        if not args.dry_run:
-            print("queued; now: dvc queue start -j 1   (progress: dvc queue status, dvc queue logs <name>)")
+        run_queue_commands(queue_commands(args.w, args.c, args.seeds, args.extra), args.dry_run)
         return
 
-    text = (args.exp_show_json.read_text() if args.exp_show_json else
-            subprocess.run(["dvc", "exp", "show", "--json", *(["-A"] if args.all_commits else [])],
-                           check=True, capture_output=True, text=True).stdout)
-    rows = experiment_rows(json.loads(text))
+    rows = experiment_rows(load_exp_show(args.exp_show_json, args.all_commits))
     if rows.empty:
         sys.exit(f"no finished experiments named {PREFIX}* in dvc exp show: queue and run them first")
     table = summary(rows)
