@@ -14,7 +14,9 @@ Bad input is refused before any model work with a `PipelineInputError` naming
 the problem: a non-string item, an empty or whitespace-only text (there is
 nothing to classify; its index is named). A very long review is not an error:
 like in training, it is cut to the model's token budget (head, tail or
-head+tail as trained). Large batches are processed `batch_size` at a time.
+head+tail as trained). Any number of texts is accepted: they are tokenized and
+predicted `CHUNK_TEXTS` at a time (memory stays bounded: 100,000 reviews need
+no more than 4,096 do), `batch_size` per forward pass.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from .precision import resolve_device
 from .tokenization import SpecialTokens, truncate_ids
 
 MLFLOW_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")
+CHUNK_TEXTS = 4096  # texts tokenized and length-sorted together
 
 
 @dataclass(frozen=True)
@@ -138,10 +141,24 @@ class SentimentAnalyzer:
         return cls(model_dir, config, model, tokenizer, device)
 
     # -- preparing text as the pipeline did ------------------------------------
-    def _encode(self, text: str) -> list[int]:
-        ids = self.tokenizer(clean_text(text), add_special_tokens=False, verbose=False)["input_ids"]
-        cut = truncate_ids(ids, self._budget, self.config["truncation"], self.config.get("head_fraction", 0.25))
-        return self._specials.prefix + cut + self._specials.suffix
+    def _encode(self, texts: list[str]) -> list[list[int]]:
+        """Token ids as the pipeline built them: cleaned, tokenized in one batched
+        call of the fast tokenizer, cut to the budget, special tokens added."""
+        ids = self.tokenizer([clean_text(t) for t in texts], add_special_tokens=False, verbose=False)["input_ids"]
+        head = self.config.get("head_fraction", 0.25)
+        return [self._specials.prefix + truncate_ids(x, self._budget, self.config["truncation"], head)
+                + self._specials.suffix for x in ids]
+
+    def token_count(self, text: str) -> int:
+        """How many tokens the model's tokenizer makes of `text` (before truncation)."""
+        if self.tokenizer is None:
+            return len(clean_text(text).split())
+        return len(self.tokenizer(clean_text(text), add_special_tokens=False, verbose=False)["input_ids"])
+
+    @property
+    def max_tokens(self) -> int | None:
+        """The token budget a review is cut to (None for tfidf_logreg, which reads it all)."""
+        return None if self.tokenizer is None else int(self.config["max_length"])
 
     # -- prediction --------------------------------------------------------------
     def predict(self, text: str) -> Prediction:
@@ -149,7 +166,7 @@ class SentimentAnalyzer:
 
     def predict_batch(self, texts: Sequence[str], batch_size: int = 32, progress: bool = False) -> list[Prediction]:
         """One Prediction per text, in input order."""
-        if not isinstance(batch_size, int) or batch_size < 1:
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise PipelineInputError(f"batch_size must be a positive integer, got {batch_size!r}")
         texts = validate_texts(texts)
         if not texts:
@@ -160,18 +177,22 @@ class SentimentAnalyzer:
         """P(positive) per (validated) text, in input order."""
         if self.model_type == "tfidf_logreg":
             return tfidf_logreg.predict_proba(self.model, [clean_text(t) for t in texts])
-        encoded = [self._encode(t) for t in texts]
-        order = np.argsort([-len(ids) for ids in encoded], kind="stable")  # longest first
         prob_pos = np.empty(len(texts), dtype=np.float64)
-        batches = range(0, len(order), batch_size)
-        with torch.inference_mode():
-            for start in tqdm(batches, desc="predict", unit="batch", disable=not progress):
-                rows = order[start:start + batch_size]
-                features = [{"input_ids": encoded[i], "attention_mask": [1] * len(encoded[i])} for i in rows]
-                batch = self.tokenizer.pad(features, return_tensors="pt")
-                batch = {k: v.to(self.device) for k, v in batch.items() if k in self._inputs}
-                logits = self.model(**batch).logits.float()
-                prob_pos[rows] = logits.softmax(dim=-1)[:, 1].cpu().numpy()
+        bar = tqdm(total=len(texts), desc="predict", unit="review", disable=not progress)
+        with torch.inference_mode(), bar:
+            for first in range(0, len(texts), CHUNK_TEXTS):
+                encoded = self._encode(texts[first:first + CHUNK_TEXTS])
+                # Longest first, so each batch pads to nearly its own length (the
+                # pipeline's data collator pads to the longest of an unsorted batch).
+                order = np.argsort([-len(ids) for ids in encoded], kind="stable")
+                for start in range(0, len(order), batch_size):
+                    rows = order[start:start + batch_size]
+                    features = [{"input_ids": encoded[i], "attention_mask": [1] * len(encoded[i])} for i in rows]
+                    batch = self.tokenizer.pad(features, return_tensors="pt")
+                    batch = {k: v.to(self.device) for k, v in batch.items() if k in self._inputs}
+                    logits = self.model(**batch).logits.float()
+                    prob_pos[first + rows] = logits.softmax(dim=-1)[:, 1].cpu().numpy()
+                    bar.update(len(rows))
         return prob_pos
 
     @staticmethod

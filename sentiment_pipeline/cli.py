@@ -4,17 +4,21 @@
     python -m sentiment_pipeline predict --file reviews.txt          # one review per line
     python -m sentiment_pipeline predict --csv reviews.csv --column text
     options: --model models/best (or models:/<name>/<version>), --batch-size 32,
-             --device auto|cpu|cuda, --output predictions.jsonl (default: stdout)
+             --device auto|cpu|cuda, --output predictions.jsonl (default: stdout;
+             an existing file is kept unless --force; written whole or not at all)
 
 Writes one JSON object per review, in input order:
     {"line": 3, "label": "pos", "confidence": 0.93, "scores": {"neg": 0.07, "pos": 0.93}}
 ("index" for texts given as arguments, "line" (1-based) for --file, "row"
 (0-based data row) for --csv). Blank lines and empty CSV cells have nothing to
 classify: they are skipped, each named on stderr, and the numbering still
-refers to the input. A progress bar (stderr) shows for files.
+refers to the input. A progress bar (stderr) shows for files. Any number of
+reviews is fine (100,000 lines: tokenized and predicted 4,096 at a time); a
+review longer than the model's token budget is cut as in training.
 
 Exit status: 0 all predicted; 2 bad input (no texts, unreadable file, missing
-column, unknown or corrupted model; the message names it); 1 anything else.
+column, unknown or corrupted model, an existing --output; the message names
+it); 1 anything else.
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import TextIO
 
@@ -78,6 +84,25 @@ def predict(args: argparse.Namespace, out: TextIO) -> None:
         out.write(json.dumps({key: n, **prediction.to_dict()}) + "\n")
 
 
+def write_output(args: argparse.Namespace, path: Path) -> None:
+    """Predictions into `path`, all or nothing: written to a temporary file beside
+    it and renamed at the end, so a failed run leaves no half file and an earlier
+    output survives it. An existing file is refused without --force (checked
+    before the model loads)."""
+    if path.exists() and not args.force:
+        raise PipelineInputError(f"{path} exists: pass --force to overwrite it, or choose another --output")
+    if not path.parent.is_dir():
+        raise PipelineInputError(f"cannot write {path}: folder {path.parent} does not exist")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            predict(args, out)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sentiment_pipeline",
                                      description="Use a model trained by this pipeline.")
@@ -92,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--device", default="auto", help="auto (CUDA, MPS, else CPU), cpu, cuda, cuda:1, mps")
     p.add_argument("--output", help="write the JSON lines here instead of stdout")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --output file")
     return parser
 
 
@@ -102,8 +128,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.batch_size < 1:
                 raise PipelineInputError(f"--batch-size must be >= 1, got {args.batch_size}")
             if args.output:
-                with open(args.output, "w", encoding="utf-8") as out:
-                    predict(args, out)
+                write_output(args, Path(args.output))
             else:
                 predict(args, sys.stdout)
     except PipelineInputError as err:

@@ -10,7 +10,12 @@ folder the train stage wrote travels as the artifact "model_dir". Served by
 
 Bad input (no "text" column, a non-string or empty text) is answered with
 MLflow's INVALID_PARAMETER_VALUE (HTTP 400) naming the problem; the server
-stays up.
+stays up. So is a request of more than `max_texts` reviews (a param, default
+MAX_TEXTS = 1,024): on a CPU, 100,000 reviews take hours, far past the
+scoring server's request timeout, which would kill the worker mid-request.
+Bulk scoring belongs to `python -m sentiment_pipeline predict --file` or
+`SentimentAnalyzer.predict_batch`, which take any number; a pyfunc caller
+that wants it in one call passes params={"max_texts": N}.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.pyfunc import PythonModel
 
 TEXT_COLUMN = "text"
+MAX_TEXTS = 1024  # per request; see above
 OUTPUT_COLUMNS = ["label", "confidence", "score_neg", "score_pos"]
 
 
@@ -46,9 +52,16 @@ class SentimentModel(PythonModel):
     def predict(self, context, model_input, params=None) -> pd.DataFrame:
         from sentiment_pipeline.errors import PipelineInputError
 
-        batch_size = int((params or {}).get("batch_size", 32))
+        params = params or {}
+        batch_size = int(params.get("batch_size", 32))
+        max_texts = int(params.get("max_texts", MAX_TEXTS))
+        texts = _texts(model_input)
+        if len(texts) > max_texts:
+            raise MlflowException(f"the request holds {len(texts):,} texts, more than max_texts={max_texts:,}: "
+                                  "send them in smaller requests, or score in bulk with "
+                                  "`python -m sentiment_pipeline predict --file`", error_code=INVALID_PARAMETER_VALUE)
         try:
-            predictions = self.analyzer.predict_batch(_texts(model_input), batch_size=batch_size)
+            predictions = self.analyzer.predict_batch(texts, batch_size=batch_size)
         except PipelineInputError as err:
             raise MlflowException(str(err), error_code=INVALID_PARAMETER_VALUE) from None
         return pd.DataFrame([{"label": p.label, "confidence": p.confidence, "score_neg": p.scores["neg"],

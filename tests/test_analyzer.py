@@ -86,8 +86,27 @@ def test_a_one_megabyte_review_is_truncated_like_in_training(trained):
     analyzer = SentimentAnalyzer.from_pretrained(trained / layout.MODEL_DIR, device="cpu")
     huge = "great film " * 100_000  # 1.1 MB
     assert len(huge) > 1_000_000
-    assert len(analyzer._encode(huge)) == 64  # tokenize.max_length of the fixture model
+    assert len(analyzer._encode([huge])[0]) == 64  # tokenize.max_length of the fixture model
+    assert analyzer.token_count(huge) > 100_000 and analyzer.max_tokens == 64
     assert analyzer.predict(huge).label in ("neg", "pos")
+
+
+def test_a_batch_of_100000_texts_is_chunked_and_kept_in_order(trained, monkeypatch):
+    from sentiment_pipeline import analyzer as analyzer_module
+
+    analyzer = SentimentAnalyzer.from_pretrained(trained / layout.MODEL_DIR, device="cpu")
+    distinct = ["great superb film", "awful dull mess", "a film", "great " * 30 + "but awful"]
+    texts = [distinct[i % 4] for i in range(100_000)]
+    encoded_sizes = []
+    encode = analyzer._encode
+    monkeypatch.setattr(analyzer, "_encode", lambda chunk: encoded_sizes.append(len(chunk)) or encode(chunk))
+    predictions = analyzer.predict_batch(texts, batch_size=256)
+    assert len(predictions) == 100_000
+    assert max(encoded_sizes) == analyzer_module.CHUNK_TEXTS and sum(encoded_sizes) == 100_000
+    alone = [analyzer.predict(t).scores["pos"] for t in distinct]
+    got = [p.scores["pos"] for p in predictions]
+    for i in (0, 1, 2, 3, 4097, 50_001, 99_998, 99_999):
+        assert got[i] == pytest.approx(alone[i % 4], abs=1e-5), i
 
 
 def test_unknown_and_corrupted_models_are_named(trained, tmp_path):
@@ -129,6 +148,23 @@ def test_cli_predicts_texts_files_and_csv_as_json_lines(trained, tmp_path):
     result = _cli("predict", "--model", model, "--csv", "r.csv", "--column", "review", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert [json.loads(line)["row"] for line in result.stdout.splitlines()] == [0, 1]
+
+
+def test_cli_keeps_an_existing_output_unless_forced(trained, tmp_path, monkeypatch, capsys):
+    from sentiment_pipeline.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out.jsonl").write_text("earlier results\n")
+    model = ["--model", str(trained / layout.MODEL_DIR)]
+    assert main(["predict", *model, "--output", "out.jsonl", "great film"]) == 2
+    assert "out.jsonl exists: pass --force" in capsys.readouterr().err
+    assert (tmp_path / "out.jsonl").read_text() == "earlier results\n"
+    # a failing run (unknown model) leaves the earlier file as it was, and no partial file
+    assert main(["predict", "--model", "no/such", "--output", "out.jsonl", "--force", "great film"]) == 2
+    assert (tmp_path / "out.jsonl").read_text() == "earlier results\n"
+    assert main(["predict", *model, "--output", "out.jsonl", "--force", "great film"]) == 0
+    assert json.loads((tmp_path / "out.jsonl").read_text())["index"] == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
 
 
 @pytest.mark.parametrize("args, message", [

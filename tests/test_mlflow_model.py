@@ -107,6 +107,14 @@ def test_mlflow_models_serve_answers_invocations(registered):
         assert status == 400 and "text 1 is empty" in body.get("message", ""), body
         status, body = _post(f"{base}/invocations", {"dataframe_records": [{"review": "fine"}]})
         assert status == 400, body
+        status, body = _post(f"{base}/invocations", {"dataframe_records": [{"text": 5}]})
+        assert status == 400, body
+        # 100,000 texts: refused at once, naming the limit, not left to the request timeout
+        status, body = _post(f"{base}/invocations", {"inputs": {"text": ["good film"] * 100_000}})
+        assert status == 400 and "100,000 texts, more than max_texts=1,024" in body.get("message", ""), body
+        # a 1 MB review is cut to the model's token budget, as in training
+        status, body = _post(f"{base}/invocations", {"inputs": {"text": ["superb film " * 90_000]}})
+        assert status == 200 and len(body["predictions"]) == 1, body
         # still serving after the bad requests
         status, body = _post(f"{base}/invocations", {"inputs": {"text": ["superb"]}})
         assert status == 200 and len(body["predictions"]) == 1, body
