@@ -156,9 +156,10 @@ class SentimentAnalyzer:
         return len(self.tokenizer(clean_text(text), add_special_tokens=False, verbose=False)["input_ids"])
 
     @property
-    def max_tokens(self) -> int | None:
-        """The token budget a review is cut to (None for tfidf_logreg, which reads it all)."""
-        return None if self.tokenizer is None else int(self.config["max_length"])
+    def token_budget(self) -> int | None:
+        """How many of a review's tokens the model reads (max_length less the special
+        tokens); None for tfidf_logreg, which reads it all."""
+        return None if self.tokenizer is None else self._budget
 
     # -- prediction --------------------------------------------------------------
     def predict(self, text: str) -> Prediction:

@@ -1,4 +1,4 @@
-"""The command line: `python -m sentiment_pipeline predict ...`.
+"""The command line: `python -m sentiment_pipeline predict ...` and `... demo`.
 
     python -m sentiment_pipeline predict "A wonderful film." ["Another review" ...]
     python -m sentiment_pipeline predict --file reviews.txt          # one review per line
@@ -118,6 +118,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto (CUDA, MPS, else CPU), cpu, cuda, cuda:1, mps")
     p.add_argument("--output", help="write the JSON lines here instead of stdout")
     p.add_argument("--force", action="store_true", help="overwrite an existing --output file")
+
+    d = sub.add_parser("demo", help="the web demo (Gradio) on http://127.0.0.1:7860",
+                       description="Serve a web page that classifies the review typed in it (see demo.py).")
+    d.add_argument("--model", default="models/best", help="model folder or MLflow model URI (default: models/best)")
+    d.add_argument("--metrics", type=Path, help="the eval.json that scores this model "
+                   "(default: metrics/eval.json for models/best; registry tags for models:/ URIs)")
+    d.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
+    d.add_argument("--port", type=int, default=7860)
+    d.add_argument("--device", default="auto", help="auto (CUDA, MPS, else CPU), cpu, cuda, cuda:1, mps")
     return parser
 
 
@@ -131,6 +140,12 @@ def main(argv: list[str] | None = None) -> int:
                 write_output(args, Path(args.output))
             else:
                 predict(args, sys.stdout)
+        elif args.command == "demo":
+            from .demo import serve
+
+            if not 0 < args.port < 65536:
+                raise PipelineInputError(f"--port must be 1-65535, got {args.port}")
+            serve(args.model, args.metrics, args.host, args.port, args.device)
     except PipelineInputError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -79,3 +79,29 @@ def tokenized_workspace(tmp_path_factory, imdb_dir, tiny_model_dir) -> Path:
     finally:
         os.chdir(cwd)
     return root
+
+
+def train_workspace(root: Path, tokenized_workspace: Path, monkeypatch, **model) -> Path:
+    """A copy of the tokenized workspace, trained for one epoch (re-tokenized
+    first when `model` overrides model params, e.g. type="tfidf_logreg")."""
+    import importlib
+    import shutil
+
+    import yaml
+
+    shutil.copytree(tokenized_workspace / "data", root / "data")
+    params = yaml.safe_load((tokenized_workspace / "params.yaml").read_text())
+    params["model"].update(model)
+    params["train"]["epochs"] = 1
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(root)
+    for stage in (["tokenize", "train"] if model else ["train"]):
+        importlib.import_module(f"stages.{stage}").main()
+    return root
+
+
+@pytest.fixture(scope="session")
+def trained_workspace(tmp_path_factory, tokenized_workspace) -> Path:
+    """The tiny model trained for one epoch (models/best in the returned folder). Read only."""
+    with pytest.MonkeyPatch.context() as mp:
+        return train_workspace(tmp_path_factory.mktemp("trained"), tokenized_workspace, mp)

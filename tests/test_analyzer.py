@@ -13,30 +13,16 @@ import pytest
 import yaml
 from datasets import load_from_disk
 
-from conftest import REPO
+from conftest import REPO, train_workspace
 from sentiment_pipeline import layout
 from sentiment_pipeline.analyzer import SentimentAnalyzer
 from sentiment_pipeline.errors import PipelineInputError
 from sentiment_pipeline.inference import predict_proba
 
 
-def _train(root, tokenized_workspace, monkeypatch, **model):
-    shutil.copytree(tokenized_workspace / "data", root / "data")
-    params = yaml.safe_load((tokenized_workspace / "params.yaml").read_text())
-    params["model"].update(model)
-    params["train"]["epochs"] = 1
-    (root / "params.yaml").write_text(yaml.safe_dump(params))
-    monkeypatch.chdir(root)
-    stages = ["tokenize", "train"] if model else ["train"]
-    for stage in stages:
-        importlib.import_module(f"stages.{stage}").main()
-    return root
-
-
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, tokenized_workspace):
-    with pytest.MonkeyPatch.context() as mp:
-        return _train(tmp_path_factory.mktemp("trained"), tokenized_workspace, mp)
+def trained(trained_workspace):
+    return trained_workspace
 
 
 def _test_texts(root):
@@ -87,7 +73,7 @@ def test_a_one_megabyte_review_is_truncated_like_in_training(trained):
     huge = "great film " * 100_000  # 1.1 MB
     assert len(huge) > 1_000_000
     assert len(analyzer._encode([huge])[0]) == 64  # tokenize.max_length of the fixture model
-    assert analyzer.token_count(huge) > 100_000 and analyzer.max_tokens == 64
+    assert analyzer.token_count(huge) > 100_000 and analyzer.token_budget == 62  # less [CLS], [SEP]
     assert analyzer.predict(huge).label in ("neg", "pos")
 
 
@@ -120,7 +106,7 @@ def test_unknown_and_corrupted_models_are_named(trained, tmp_path):
 
 
 def test_tfidf_model_through_the_same_api(tmp_path, tokenized_workspace, monkeypatch):
-    root = _train(tmp_path / "ws", tokenized_workspace, monkeypatch, type="tfidf_logreg")
+    root = train_workspace(tmp_path / "ws", tokenized_workspace, monkeypatch, type="tfidf_logreg")
     analyzer = SentimentAnalyzer.from_pretrained(root / layout.MODEL_DIR)
     predictions = analyzer.predict_batch(["a great wonderful superb film", "awful boring terrible mess"])
     assert [p.label for p in predictions] == ["pos", "neg"]

@@ -122,3 +122,13 @@ def test_mlflow_models_serve_answers_invocations(registered):
         if server.poll() is None:
             os.killpg(server.pid, 15)
             server.wait(timeout=30)
+
+
+def test_the_demo_names_a_registered_version_and_its_tagged_accuracy(registered, monkeypatch):
+    from sentiment_pipeline.demo import describe_model
+
+    monkeypatch.chdir(registered)  # the workspace's mlflow.db is the default store
+    card = describe_model(f"models:/{NAME}/1", analyzer=None, metrics=None)
+    accuracy = json.loads((registered / layout.EVAL_METRICS).read_text())["accuracy"]
+    assert card.name == f"{NAME} v1" and card.test_accuracy == pytest.approx(accuracy, abs=1e-4)
+    assert describe_model(f"models:/{NAME}/7", analyzer=None, metrics=None).test_accuracy is None

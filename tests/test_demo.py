@@ -1,0 +1,105 @@
+"""The web demo (`python -m sentiment_pipeline demo`) in a real headless browser:
+Debian's chromium driven by Playwright, against the app served on 127.0.0.1."""
+
+import importlib.util
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from conftest import REPO
+from sentiment_pipeline import layout
+from sentiment_pipeline.analyzer import SentimentAnalyzer
+from sentiment_pipeline.demo import describe_model
+
+_spec = importlib.util.spec_from_file_location("demo_in_browser", REPO / "tools" / "demo_in_browser.py")
+demo_in_browser = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(demo_in_browser)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    path = shutil.which("chromium") or demo_in_browser.CHROMIUM
+    if not os.path.exists(path):
+        message = "Debian's chromium is needed for the browser test: apt-get install chromium"
+        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="module")
+def demo_url(trained_workspace, tmp_path_factory):
+    """The demo serving the tiny model, with an eval.json that scores it 75%."""
+    metrics = tmp_path_factory.mktemp("demo") / "eval.json"
+    metrics.write_text(json.dumps({"accuracy": 0.75}))
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "GRADIO_ANALYTICS_ENABLED": "False"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "sentiment_pipeline", "demo", "--model", str(trained_workspace / layout.MODEL_DIR),
+         "--metrics", str(metrics), "--port", str(port), "--device", "cpu"],
+        cwd=trained_workspace, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            assert server.poll() is None, server.stdout.read()[-3000:]
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                time.sleep(1)
+        else:
+            pytest.fail("the demo did not answer within 120 s")
+        yield url
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
+
+
+def test_typing_a_review_shows_the_label_bars_and_model_card(demo_url, chromium, trained_workspace, tmp_path):
+    review = "great superb wonderful film, a moving story"
+    shot = tmp_path / "demo.png"
+    page = demo_in_browser.classify_in_browser(demo_url, review, screenshot=shot, chromium=chromium)
+
+    expected = SentimentAnalyzer.from_pretrained(trained_workspace / layout.MODEL_DIR, device="cpu").predict(review)
+    names = {"neg": "negative", "pos": "positive"}
+    assert page["label"] == names[expected.label]
+    assert page["bars"] == pytest.approx({names[k]: 100 * v for k, v in expected.scores.items()}, abs=0.01)
+    assert "75.00%" in page["model_card"] and "transformer" in page["model_card"]
+    assert "read the whole review" in page["note"]
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+
+
+def test_bad_input_in_the_page_gets_a_message_and_the_app_stays_up(demo_url, chromium):
+    empty = demo_in_browser.classify_in_browser(demo_url, "   \n ", chromium=chromium)
+    assert "Enter a review first" in empty["error"]
+    long = demo_in_browser.classify_in_browser(demo_url, "a dull film " * 20_000, chromium=chromium)
+    assert long["label"] in ("positive", "negative") and "Long review: 60,000 tokens" in long["note"]
+
+
+def test_the_model_card_reads_the_workspace_metrics_for_models_best(trained_workspace, monkeypatch):
+    monkeypatch.chdir(trained_workspace)
+    analyzer = SentimentAnalyzer.from_pretrained(layout.MODEL_DIR, device="cpu")
+    card = describe_model(str(layout.MODEL_DIR), analyzer, None)
+    assert card.test_accuracy is None  # the train stage ran, the evaluate stage did not: no eval.json
+    (trained_workspace / layout.EVAL_METRICS).write_text(json.dumps({"accuracy": 0.8125}))
+    try:
+        card = describe_model(str(layout.MODEL_DIR), analyzer, None)
+        assert card.test_accuracy == 0.8125 and card.source == str(layout.EVAL_METRICS)
+        # a folder elsewhere is not scored by the workspace's eval.json
+        assert describe_model("/elsewhere/model", analyzer, None).test_accuracy is None
+    finally:
+        (trained_workspace / layout.EVAL_METRICS).unlink()
