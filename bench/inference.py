@@ -11,6 +11,9 @@ the pipeline does):
 
 Prints reviews/s, the ratio to the pipeline and test accuracy for each (the
 int8 model must stay within 0.5 points of fp32); --json writes the figures.
+Last, the model's forward pass alone on random tokens at batch 1 and batch 32
+(tokens/s): it tells whether this machine is compute-bound, where batching
+cannot help, or overhead-bound, where it does (a GPU; --device cuda).
 
     python bench/inference.py --data ../shared/datasets/imdb --model models/best
 """
@@ -53,8 +56,9 @@ def main() -> None:
     parser.add_argument("--model", type=Path, required=True, help="a model folder the train stage wrote")
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--max-length", type=int, default=512)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="cpu (int8 runs too) or cuda")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
 
@@ -69,7 +73,8 @@ def main() -> None:
         print(f"{name:<32} {results[name]['reviews_per_s']:>8.2f} reviews/s  accuracy {results[name]['accuracy']:.4f}",
               flush=True)
 
-    clf = pipeline("text-classification", model=str(args.model), device=-1, truncation=True,
+    on_cpu = args.device == "cpu"
+    clf = pipeline("text-classification", model=str(args.model), device=args.device, truncation=True,
                    max_length=args.max_length, top_k=None)
     pos_label = clf.model.config.id2label[1]
 
@@ -85,12 +90,16 @@ def main() -> None:
         prob, secs = timed(lambda: pipeline_proba(args.batch_size))
     record(f"pipeline (batch_size={args.batch_size})", prob, secs)
 
-    fp32 = SentimentAnalyzer.from_pretrained(args.model, device="cpu", max_length=args.max_length)
+    fp32 = SentimentAnalyzer.from_pretrained(args.model, device=args.device, max_length=args.max_length)
+    fp32.predict_proba(texts[:8])  # warm-up (CUDA context, kernels)
     prob, secs = timed(lambda: fp32.predict_proba(texts, batch_size=args.batch_size))
     record("predict_batch fp32", prob, secs)
-    int8 = SentimentAnalyzer.from_pretrained(args.model, device="cpu", quantize="int8", max_length=args.max_length)
-    prob, secs = timed(lambda: int8.predict_proba(texts, batch_size=args.batch_size))
-    record("predict_batch int8", prob, secs)
+    if on_cpu:
+        int8 = SentimentAnalyzer.from_pretrained(args.model, device="cpu", quantize="int8",
+                                                 max_length=args.max_length)
+        prob, secs = timed(lambda: int8.predict_proba(texts, batch_size=args.batch_size))
+        record("predict_batch int8", prob, secs)
+    forward = forward_tokens_per_s(fp32.model, args.device)
 
     base = results["pipeline (one at a time)"]["reviews_per_s"]
     print()
@@ -98,12 +107,34 @@ def main() -> None:
     print("| --- | --- | --- | --- |")
     for name, r in results.items():
         print(f"| {name} | {r['reviews_per_s']:.2f} | {r['reviews_per_s'] / base:.2f}x | {r['accuracy']:.4f} |")
-    drop = results["predict_batch fp32"]["accuracy"] - results["predict_batch int8"]["accuracy"]
-    print(f"\nint8 accuracy change vs fp32: {-drop * 100:+.2f} points")
+    if on_cpu:
+        drop = results["predict_batch fp32"]["accuracy"] - results["predict_batch int8"]["accuracy"]
+        print(f"\nint8 accuracy change vs fp32: {-drop * 100:+.2f} points")
+    print("\nforward pass alone, tokens/s:", ", ".join(f"{k} {v:,.0f}" for k, v in forward.items()))
     meta = {"n": len(texts), "max_length": args.max_length, "batch_size": args.batch_size, "model": str(args.model),
-            "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count()}
+            "device": args.device, "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count()}
     if args.json:
-        args.json.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
+        args.json.write_text(json.dumps({"meta": meta, "results": results, "forward_tokens_per_s": forward},
+                                        indent=2) + "\n")
+
+
+def forward_tokens_per_s(model, device: str, length: int = 256) -> dict[str, float]:
+    """Tokens/s of the bare forward pass at batch 1 and 32 (random ids, no padding)."""
+    out = {}
+    for batch in (1, 32):
+        ids = torch.randint(1000, 2000, (batch, length), device=device)
+        reps = max(1, 64 // batch)
+        with torch.inference_mode():
+            model(input_ids=ids, attention_mask=torch.ones_like(ids))
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            for _ in range(reps):
+                model(input_ids=ids, attention_mask=torch.ones_like(ids))
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+        out[f"batch {batch}"] = round(batch * length * reps / (time.perf_counter() - start), 1)
+    return out
 
 
 if __name__ == "__main__":

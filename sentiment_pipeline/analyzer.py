@@ -2,7 +2,7 @@
 
     analyzer = SentimentAnalyzer.from_pretrained("models/best")
     analyzer.predict("A wonderful film.")          # Prediction(label='pos', confidence=0.93, scores={...})
-    analyzer.predict_batch(reviews, batch_size=64)  # one Prediction per review, in input order
+    analyzer.predict_batch(reviews)                 # one Prediction per review, in input order
 
 Text is prepared exactly as the pipeline prepared it for that model, from the
 `sentiment_pipeline.json` saved beside it (cleaning, max_length, truncation
@@ -165,8 +165,13 @@ class SentimentAnalyzer:
     def predict(self, text: str) -> Prediction:
         return self.predict_batch([text])[0]
 
-    def predict_batch(self, texts: Sequence[str], batch_size: int = 32, progress: bool = False) -> list[Prediction]:
-        """One Prediction per text, in input order."""
+    def predict_batch(self, texts: Sequence[str], batch_size: int | None = None,
+                      progress: bool = False) -> list[Prediction]:
+        """One Prediction per text, in input order. `batch_size` defaults to 8 on a
+        CPU (bigger batches were slower there: README, Inference speed) and 64 on
+        an accelerator."""
+        if batch_size is None:
+            batch_size = self.default_batch_size
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise PipelineInputError(f"batch_size must be a positive integer, got {batch_size!r}")
         texts = validate_texts(texts)
@@ -174,8 +179,13 @@ class SentimentAnalyzer:
             return []
         return [self._prediction(p) for p in self.predict_proba(texts, batch_size, progress)]
 
-    def predict_proba(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+    @property
+    def default_batch_size(self) -> int:
+        return 8 if str(self.device) == "cpu" else 64
+
+    def predict_proba(self, texts: list[str], batch_size: int | None = None, progress: bool = False) -> np.ndarray:
         """P(positive) per (validated) text, in input order."""
+        batch_size = batch_size or self.default_batch_size
         if self.model_type == "tfidf_logreg":
             return tfidf_logreg.predict_proba(self.model, [clean_text(t) for t in texts])
         prob_pos = np.empty(len(texts), dtype=np.float64)
@@ -204,13 +214,17 @@ class SentimentAnalyzer:
 
 
 def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
-    """Dynamic int8 quantization of nn.Linear and nn.LSTM (PyTorch's eager-mode
-    API: deprecated in favour of torchao, which is not a dependency here; the
-    warning it prints on import is silenced)."""
+    """Dynamic int8 quantization: nn.Linear with per-output-channel weight scales,
+    nn.LSTM with PyTorch's default. Per-channel scales halve the error of one
+    scale per tensor (MiniLM, 600 IMDB test reviews: 12 instead of 29 labels
+    flipped against fp32) at the same speed. PyTorch's eager-mode API: it is
+    deprecated in favour of torchao, which is not a dependency here; the warning
+    it prints on import is silenced."""
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from torch.ao.quantization import quantize_dynamic
+        from torch.ao.quantization import default_dynamic_qconfig, per_channel_dynamic_qconfig, quantize_dynamic
 
-        return quantize_dynamic(model, {torch.nn.Linear, torch.nn.LSTM}, dtype=torch.qint8)
+        spec = {torch.nn.Linear: per_channel_dynamic_qconfig, torch.nn.LSTM: default_dynamic_qconfig}
+        return quantize_dynamic(model, spec, dtype=torch.qint8)

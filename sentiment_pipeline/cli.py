@@ -3,7 +3,7 @@
     python -m sentiment_pipeline predict "A wonderful film." ["Another review" ...]
     python -m sentiment_pipeline predict --file reviews.txt          # one review per line
     python -m sentiment_pipeline predict --csv reviews.csv --column text
-    options: --model models/best (or models:/<name>/<version>), --batch-size 32,
+    options: --model models/best (or models:/<name>/<version>), --batch-size N,
              --device auto|cpu|cuda, --output predictions.jsonl (default: stdout;
              an existing file is kept unless --force; written whole or not at all)
 
@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", help="a CSV file with a header row")
     p.add_argument("--column", default="text", help="the CSV column holding the reviews (default: text)")
     p.add_argument("--model", default="models/best", help="model folder or MLflow model URI (default: models/best)")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, help="reviews per forward pass (default: 8 on a CPU, 64 on a GPU)")
     p.add_argument("--device", default="auto", help="auto (CUDA, MPS, else CPU), cpu, cuda, cuda:1, mps")
     p.add_argument("--output", help="write the JSON lines here instead of stdout")
     p.add_argument("--force", action="store_true", help="overwrite an existing --output file")
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)  # usage errors exit with status 2 (argparse)
     try:
         if args.command == "predict":
-            if args.batch_size < 1:
+            if args.batch_size is not None and args.batch_size < 1:
                 raise PipelineInputError(f"--batch-size must be >= 1, got {args.batch_size}")
             if args.output:
                 write_output(args, Path(args.output))

@@ -25,7 +25,7 @@ SIGNATURE = ModelSignature(
     inputs=Schema([ColSpec("string", "text")]),
     outputs=Schema([ColSpec("string", "label"), ColSpec("double", "confidence"),
                     ColSpec("double", "score_neg"), ColSpec("double", "score_pos")]),
-    params=ParamSchema([ParamSpec("batch_size", "long", 32), ParamSpec("max_texts", "long", 1024)]),
+    params=ParamSchema([ParamSpec("batch_size", "long", 0), ParamSpec("max_texts", "long", 1024)]),
 )
 
 

@@ -53,7 +53,7 @@ class SentimentModel(PythonModel):
         from sentiment_pipeline.errors import PipelineInputError
 
         params = params or {}
-        batch_size = int(params.get("batch_size", 32))
+        batch_size = int(params.get("batch_size") or self.analyzer.default_batch_size)
         max_texts = int(params.get("max_texts", MAX_TEXTS))
         texts = _texts(model_input)
         if len(texts) > max_texts:
