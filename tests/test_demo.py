@@ -5,15 +5,13 @@ import importlib.util
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 
 from conftest import REPO
+from local_server import free_port, wait_until_up
 from sentiment_pipeline import layout
 from sentiment_pipeline.analyzer import SentimentAnalyzer
 from sentiment_pipeline.demo import describe_model
@@ -21,12 +19,6 @@ from sentiment_pipeline.demo import describe_model
 _spec = importlib.util.spec_from_file_location("demo_in_browser", REPO / "tools" / "demo_in_browser.py")
 demo_in_browser = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(demo_in_browser)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +35,7 @@ def demo_url(trained_workspace, tmp_path_factory):
     """The demo serving the tiny model, with an eval.json that scores it 75%."""
     metrics = tmp_path_factory.mktemp("demo") / "eval.json"
     metrics.write_text(json.dumps({"accuracy": 0.75}))
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO), "GRADIO_ANALYTICS_ENABLED": "False"}
     server = subprocess.Popen(
         [sys.executable, "-m", "sentiment_pipeline", "demo", "--model", str(trained_workspace / layout.MODEL_DIR),
@@ -52,17 +44,7 @@ def demo_url(trained_workspace, tmp_path_factory):
         start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            assert server.poll() is None, server.stdout.read()[-3000:]
-            try:
-                with urllib.request.urlopen(url, timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                time.sleep(1)
-        else:
-            pytest.fail("the demo did not answer within 120 s")
+        wait_until_up(server, url, 120)
         yield url
     finally:
         os.killpg(server.pid, 15)

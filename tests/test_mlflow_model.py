@@ -5,10 +5,8 @@ import importlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 
@@ -19,6 +17,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from conftest import REPO
+from local_server import free_port, wait_until_up
 from sentiment_pipeline import layout
 
 NAME = "tiny-sentiment"
@@ -57,12 +56,6 @@ def test_evaluate_registers_a_version_with_signature_and_scores(registered):
     assert set(out["label"]) <= {"neg", "pos"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _post(url, payload):
     request = urllib.request.Request(url, data=json.dumps(payload).encode(),
                                      headers={"Content-Type": "application/json"})
@@ -74,7 +67,7 @@ def _post(url, payload):
 
 
 def test_mlflow_models_serve_answers_invocations(registered):
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{registered / 'mlflow.db'}",
            "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}"}
     server = subprocess.Popen(
@@ -84,17 +77,7 @@ def test_mlflow_models_serve_answers_invocations(registered):
         start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 180
-        while time.time() < deadline:
-            assert server.poll() is None, server.stdout.read()[-3000:]
-            try:
-                with urllib.request.urlopen(f"{base}/ping", timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                time.sleep(1)
-        else:
-            pytest.fail("the server did not answer /ping within 180 s")
+        wait_until_up(server, f"{base}/ping", 180)
 
         status, body = _post(f"{base}/invocations", {"dataframe_records": [{"text": "great superb film"},
                                                                            {"text": "awful dull mess"}]})
