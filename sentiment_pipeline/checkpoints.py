@@ -53,6 +53,9 @@ def fingerprint(params: Params, inputs: Path) -> dict:
     """What a checkpoint must match to be resumed: every setting that shapes the
     training (data, model, tokenization, train) and the content of the input data."""
     relevant = params.model_dump(include={"data", "model", "tokenize", "train"})
+    # where identical data came from does not matter: its content is hashed below
+    for key in ("source", "revision"):
+        relevant["data"].pop(key, None)
     # how often to log or checkpoint does not change the trained model
     for key in ("logging_steps", "checkpoint_every_steps"):
         relevant["train"].pop(key, None)

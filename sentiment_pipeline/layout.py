@@ -12,7 +12,6 @@ TOKENIZED_DIR = Path("data/tokenized")
 TOKENIZER_DIR = TOKENIZED_DIR / "tokenizer"  # the tokenizer data/tokenized was encoded with
 MODEL_DIR = Path("models/best")
 CHECKPOINT_DIR = Path("models/checkpoints")  # resumable checkpoints of an unfinished training (checkpoints.py)
-RUN_FILE = Path("models/mlflow_run.json")  # MLflow run id, passed from train to evaluate and plot
 METRICS_DIR = Path("metrics")
 REPORTS_DIR = Path("reports")
 PLOTS_DIR = Path("plots")
@@ -30,6 +29,8 @@ CALIBRATION = REPORTS_DIR / "calibration.csv"  # reliability diagram bins
 LENGTH_BUCKETS = REPORTS_DIR / "length_buckets.csv"  # accuracy and ECE by token-length quartile
 ERRORS_JSON = REPORTS_DIR / "errors.json"
 ERRORS_MD = REPORTS_DIR / "errors.md"
+
+TIMING_KEY = "timing"  # metrics/*.json: the figures that differ run to run (times, throughputs)
 
 SPLITS = ("train", "validation", "test")
 LABEL_NAMES = ("neg", "pos")  # label 0 = negative, 1 = positive, everywhere

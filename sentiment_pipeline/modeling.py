@@ -1,5 +1,5 @@
 """Building the classifier `model.type` names: a pretrained transformer
-(`model.name`, Hub id or local folder) or a BiLSTM over the data's word vocabulary."""
+(`model.name`: pip:<package>, Hub id or local folder) or a BiLSTM over the data's word vocabulary."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from transformers import AutoModelForSequenceClassification, PreTrainedModel, Pr
 from .bilstm import BiLSTMConfig, BiLSTMForSequenceClassification
 from .config import ModelParams
 from .layout import LABEL_NAMES
-from .sources import check_local, loading
+from .sources import loading, resolve_model
 
 LABELS = {"num_labels": len(LABEL_NAMES), "id2label": dict(enumerate(LABEL_NAMES)),
           "label2id": {label: i for i, label in enumerate(LABEL_NAMES)}}
@@ -22,7 +22,7 @@ def build_classifier(name: str) -> PreTrainedModel:
     A checkpoint without a classification head (e.g. a sentence-transformers
     encoder) gets a freshly initialised one; transformers says so in its log.
     """
-    path = check_local(name, "model.name")
+    path = resolve_model(name, "model.name")
     with loading(name, "model.name"):
         return AutoModelForSequenceClassification.from_pretrained(path, **LABELS)
 

@@ -36,6 +36,7 @@ from .batching import LENGTH_KEY
 from .config import Params
 from .errors import PipelineInputError
 from .evaluation import classification_metrics
+from .layout import TIMING_KEY
 from .loss import SentimentWeightedLoss
 
 VOCABULARY_FILE = "vocabulary.json"
@@ -166,12 +167,12 @@ def train(params: Params, tokenized: DatasetDict) -> tuple[Pipeline, dict, dict]
         **{k: v for k, v in row.items() if k.startswith("val_")},
         "train_loss": row["train_loss"],
         "epochs_run": 1,
-        "train_runtime_s": round(elapsed, 2),
-        "train_examples_per_s": row["epoch_examples_per_s"],
         "n_train": len(train_ds),
         "n_validation": len(val_ds),
         "n_parameters": n_parameters(model),
         "vocabulary_size": len(model.named_steps["tfidf"].vocabulary_),
+        "base_model": None,
+        TIMING_KEY: {"train_runtime_s": round(elapsed, 2), "train_examples_per_s": row["epoch_examples_per_s"]},
     }
     return model, row, metrics
 

@@ -10,23 +10,28 @@ model's special tokens are written here.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+import pyarrow.parquet as pq
 from datasets import Dataset
+from datasets.fingerprint import Hasher
+from datasets.table import InMemoryTable
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from .config import ModelParams
-from .sources import SourceError, check_local, loading
+from .sources import SourceError, loading, resolve_model
 from .word_vocabulary import train_word_tokenizer
 
 _PROBE = "sentiment"
 
 
 def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
-    """The fast tokenizer of a Hub model id or local model folder."""
-    path = check_local(name, "model.name")
+    """The fast tokenizer of `model.name` (pip:<package>, Hub id or local folder)."""
+    path = resolve_model(name, "model.name")
     with loading(name, "model.name"):
         tokenizer = AutoTokenizer.from_pretrained(path)
     if not tokenizer.is_fast:
@@ -39,6 +44,42 @@ def load_saved_tokenizer(path: Path) -> PreTrainedTokenizerBase:
     if not (Path(path) / "tokenizer_config.json").is_file():
         raise SourceError(f"{path} holds no saved tokenizer: rerun the tokenize stage (dvc repro tokenize)")
     return AutoTokenizer.from_pretrained(str(path))
+
+
+# keys transformers writes into tokenizer_config.json about how the tokenizer was
+# *loaded* (from a local folder, with HF_HUB_OFFLINE set, ...), not what it is:
+# they would make the saved folder, and so DVC's hash of it, depend on the machine
+_LOAD_TIME_KEYS = ("is_local", "local_files_only", "name_or_path", "_commit_hash", "cache_dir")
+
+
+def save_tokenizer(tokenizer: PreTrainedTokenizerBase, folder: Path) -> None:
+    """`save_pretrained`, then drop the load-time keys (see _LOAD_TIME_KEYS)."""
+    tokenizer.save_pretrained(str(folder))
+    strip_load_time_keys(folder)
+
+
+def strip_load_time_keys(folder: Path) -> None:
+    """Make a saved tokenizer_config.json depend only on the tokenizer itself."""
+    path = Path(folder) / "tokenizer_config.json"
+    if path.is_file():
+        config = json.loads(path.read_text())
+        kept = {k: v for k, v in config.items() if k not in _LOAD_TIME_KEYS}
+        if kept != config:
+            path.write_text(json.dumps(kept, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def read_parquet(path: Path) -> Dataset:
+    """A parquet file as an in-memory Dataset, with a fingerprint taken from the
+    file's content. `load_dataset("parquet")` would write a cache into
+    ~/.cache/huggingface and give the data a fingerprint that differs run to run,
+    so `save_to_disk` of anything derived from it would differ too."""
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    return Dataset(InMemoryTable(pq.read_table(path)), fingerprint=digest)
+
+
+def tokenizer_digest(tokenizer: PreTrainedTokenizerBase) -> str:
+    """A content hash of a fast tokenizer (vocabulary, normaliser, special tokens)."""
+    return hashlib.sha256(tokenizer.backend_tokenizer.to_str().encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -111,7 +152,9 @@ def tokenize_dataset(
             out["token_type_ids"] = [[0] * len(ids) for ids in input_ids]
         return out
 
-    return ds.map(encode, batched=True, remove_columns=["text"], desc="tokenize")
+    # the fingerprint (saved in state.json) from the inputs, not from hashing this closure
+    fingerprint = Hasher.hash([ds._fingerprint, tokenizer_digest(tokenizer), max_length, truncation, head_fraction])
+    return ds.map(encode, batched=True, remove_columns=["text"], desc="tokenize", new_fingerprint=fingerprint)
 
 
 def fit_or_load_tokenizer(model: ModelParams, train_texts: Iterable[str]) -> PreTrainedTokenizerBase:
@@ -134,4 +177,4 @@ def count_words(ds: Dataset) -> Dataset:
         return {"n_words": n_words, "n_tokens": n_words, "length": n_words,
                 "truncated": [False] * len(n_words)}
 
-    return ds.map(lengths, batched=True, desc="count words")
+    return ds.map(lengths, batched=True, desc="count words", new_fingerprint=Hasher.hash([ds._fingerprint, "words"]))

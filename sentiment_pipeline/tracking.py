@@ -1,5 +1,9 @@
 """MLflow: which store, one run per pipeline run, and the tags that tie a run
-to its git commit and DVC experiment.
+to its git commit, DVC experiment, data and base model.
+
+Run identity: train tags its run with the sha256 of the model folder it wrote
+(``model_sha256``); evaluate and plot find the run by hashing models/best. No
+run id travels through a DVC output, so every output stays deterministic.
 
 Store: ``MLFLOW_TRACKING_URI`` when set; otherwise the sqlite file ``mlflow.db``
 at the repository root, with artifacts in ``mlartifacts/`` beside it. DVC runs
@@ -10,7 +14,6 @@ the same store that ``mlflow ui`` opens at the root.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import warnings
@@ -24,6 +27,7 @@ from filelock import FileLock
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from .checkpoints import hash_tree
 from .config import Params, flatten
 
 STORE_FILE = "mlflow.db"
@@ -98,7 +102,6 @@ def run_tags(params: Params) -> dict[str, str]:
     """Tags that say where a run came from: git commit, DVC experiment, data and model."""
     commit = _git("rev-parse", "HEAD") or os.environ.get("DVC_EXP_BASELINE_REV")
     tags = {
-        "data_source": params.data.source,
         "model_type": params.model.type,
         "model_name": params.model.name if params.model.type == "transformer" else params.model.type,
         "pipeline": "dvc",
@@ -140,36 +143,51 @@ def start_training_run(params: Params, run_id: str | None = None) -> Iterator[ml
         yield run
 
 
-@contextmanager
-def resume_run(run_file: Path) -> Iterator[mlflow.ActiveRun | None]:
-    """Re-open the run the train stage recorded in `run_file` (evaluate, plot).
+MODEL_TAG = "model_sha256"  # the content hash of the model folder a run wrote (hash_tree)
+DATA_TAG = "data_sha256"  # the content hash of the tokenized data it trained on
 
-    Yields None, with a warning, when this store does not hold that run (a
-    fresh clone whose models/mlflow_run.json names a run from another machine):
-    the stage's own outputs matter more than the log, and logging to no run
-    would make MLflow start an unrelated one.
+
+def tag_training_outputs(model_dir: Path, data_dir: Path | None, metrics: dict) -> None:
+    """Tag the active run with what it trained on and wrote: the data's and the
+    model folder's content hashes, and the base model's provenance."""
+    tags = {MODEL_TAG: hash_tree(model_dir)}
+    if data_dir is not None:
+        tags[DATA_TAG] = hash_tree(data_dir)
+    for key, value in (metrics.get("base_model") or {}).items():
+        if value is not None:
+            tags[f"base_model.{key}"] = str(value)
+    mlflow.set_tags(tags)
+
+
+def find_training_run(model_dir: Path, experiment: str) -> str | None:
+    """The id of the newest run of `experiment` that wrote exactly `model_dir`."""
+    if not Path(model_dir).is_dir():
+        raise FileNotFoundError(f"{model_dir} not found: run the train stage first")
+    experiment_id = prepare_experiment(experiment)  # creates a new store once, under its lock
+    found = MlflowClient(tracking_uri()).search_runs([experiment_id], filter_string=f"tags.{MODEL_TAG} = '{hash_tree(model_dir)}'",
+                               order_by=["attributes.start_time DESC"], max_results=1)
+    return found[0].info.run_id if found else None
+
+
+@contextmanager
+def resume_run(model_dir: Path, experiment: str) -> Iterator[mlflow.ActiveRun | None]:
+    """Re-open the run that trained `model_dir` (evaluate, plot add to it).
+
+    Yields None, with a warning, when this store holds no such run (a fresh
+    clone whose models/best was trained elsewhere): the stage's own outputs
+    matter more than the log, and logging to no run would make MLflow start an
+    unrelated one.
     """
-    if not Path(run_file).is_file():
-        raise FileNotFoundError(f"{run_file} not found: run the train stage first")
-    run_id = json.loads(Path(run_file).read_text())["run_id"]
     uri = tracking_uri()
-    mlflow.set_tracking_uri(uri)
-    try:
-        MlflowClient(uri).get_run(run_id)
-    except MlflowException:
-        warnings.warn(f"MLflow run {run_id} (from {run_file}) is not in the store {uri}; "
+    run_id = find_training_run(model_dir, experiment)
+    if run_id is None:
+        warnings.warn(f"no MLflow run in the store {uri} trained {model_dir} (tag {MODEL_TAG}); "
                       "nothing is logged to MLflow. Rerun train (dvc repro -f -s train) to get a run here.",
                       stacklevel=3)
         yield None
         return
     with mlflow.start_run(run_id=run_id) as run:
         yield run
-
-
-def write_run_file(run_file: Path, run: mlflow.ActiveRun) -> None:
-    info = {"run_id": run.info.run_id, "experiment_id": run.info.experiment_id}
-    Path(run_file).parent.mkdir(parents=True, exist_ok=True)
-    Path(run_file).write_text(json.dumps(info, indent=2) + "\n")
 
 
 def log_history_row(kind: str, row: dict) -> None:
@@ -202,8 +220,8 @@ def log_metrics(metrics: dict, prefix: str = "") -> None:
 
 def log_train_summary(metrics: dict) -> None:
     """Final training metrics; the best epoch's validation scores as best_val_*,
-    beside the per-epoch val_* curves."""
-    log_metrics({f"best_{k}" if k.startswith("val_") else k: v for k, v in metrics.items()})
+    beside the per-epoch val_* curves; timings as timing_*."""
+    log_metrics(flatten_metrics({f"best_{k}" if k.startswith("val_") else k: v for k, v in metrics.items()}))
 
 
 def tag_model_version(name: str | None, version: int | None, metrics: dict) -> None:

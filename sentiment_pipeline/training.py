@@ -41,11 +41,13 @@ from .checkpoints import CheckpointDir, load_history
 from .config import Params
 from .evaluation import classification_metrics, softmax
 from .inference import PIPELINE_CONFIG
+from .layout import TIMING_KEY
 from .loss import SentimentWeightedLoss
 from .modeling import accepted_inputs, build_model, count_parameters
 from .precision import Precision, resolve_device, resolve_precision
 from .sampling import EpochSeededLengthGroupedSampler
-from .tokenization import load_tokenizer
+from .sources import base_model_info
+from .tokenization import load_tokenizer, strip_load_time_keys
 
 BEST_METRIC = "f1"
 
@@ -333,6 +335,7 @@ def train(
         trainer.save_model(str(output_dir))
         # the Trainer also pickles its TrainingArguments there; the model folder stays pickle-free
         (Path(output_dir) / "training_args.bin").unlink(missing_ok=True)
+        strip_load_time_keys(output_dir)
         save_pipeline_config(params, output_dir)
     checkpoints.finish()
 
@@ -344,24 +347,33 @@ def train(
         **{k: v for k, v in best.items() if k.startswith("val_")},
         "train_loss": best["train_loss"],  # of the best epoch, the one saved
         "epochs_run": len(history.epochs),
-        "train_runtime_s": round(train_time, 2),
-        "train_examples_per_s": round(examples / max(train_time, 1e-9), 3),
         "n_train": len(train_ds),
         "n_validation": len(val_ds),
         "n_parameters": count_parameters(trainer.model),
         "model_size_mb": folder_size_mb(output_dir),
+        "base_model": base_model(params),
+        # the only figures that differ between two runs of the same params and data
+        TIMING_KEY: {"train_runtime_s": round(train_time, 2),
+                     "train_examples_per_s": round(examples / max(train_time, 1e-9), 3)},
     }
     return TrainResult(metrics=metrics, epochs=history.epochs, steps=history.steps,
                        device=str(trainer.args.device),
                        precision="bf16" if trainer.args.bf16 else "fp16" if trainer.args.fp16 else "fp32")
 
 
+def base_model(params: Params) -> dict | None:
+    """Which pretrained weights the training started from (None: trained from scratch)."""
+    return base_model_info(params.model.name) if params.model.type == "transformer" else None
+
+
 def save_pipeline_config(params: Params, output_dir: Path) -> None:
-    """What inference needs to prepare text exactly as training did."""
+    """What inference needs to prepare text exactly as training did, and which
+    weights the training started from (no paths, no times: the folder's DVC hash
+    depends on params and data only)."""
     config = {
         "model_type": params.model.type,
         "source_model": params.model.name if params.model.type == "transformer" else params.model.type,
-        "data_source": params.data.source,
+        "base_model": base_model(params),
         "clean": "strip_html+unescape+normalise_whitespace",
         "max_length": params.tokenize.max_length,
         "truncation": params.tokenize.truncation,

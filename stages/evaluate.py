@@ -33,7 +33,7 @@ def main() -> None:
     info = test.select_columns(["label", "n_words", "n_tokens", "truncated"]).to_pandas()
     labels = info["label"].to_numpy()
     metrics = evaluation_metrics(labels, prob_pos, info["n_tokens"], info["truncated"], params.calibration_bins)
-    metrics.update(n_examples=len(test), examples_per_s=round(examples_per_s, 3))
+    metrics.update(n_examples=len(test), **{layout.TIMING_KEY: {"examples_per_s": round(examples_per_s, 3)}})
 
     layout.REPORTS_DIR.mkdir(parents=True, exist_ok=True)
     predictions = predictions_table(labels, prob_pos, info["n_words"], info["n_tokens"], info["truncated"])
@@ -48,7 +48,7 @@ def main() -> None:
     layout.ERRORS_MD.write_text(to_markdown(errors))
     layout.EVAL_METRICS.write_text(json.dumps(metrics, indent=2) + "\n")
 
-    with tracking.resume_run(layout.RUN_FILE) as mlflow_run:
+    with tracking.resume_run(layout.MODEL_DIR, mlflow_params.experiment) as mlflow_run:
         if mlflow_run:
             tracking.log_metrics(tracking.flatten_metrics(metrics), prefix="test_")
             for path in (layout.EVAL_METRICS, layout.ERRORS_JSON, layout.ERRORS_MD):
@@ -60,6 +60,7 @@ def main() -> None:
                       + (f", registered as models:/{mlflow_params.registered_model}/{info.registered_model_version}"
                          if info.registered_model_version else ""))
     print(json.dumps({k: v for k, v in metrics.items() if k != "by_length"}, indent=2))
+    print(f"test accuracy {metrics['accuracy']:.4f}, F1 {metrics['f1']:.4f} on {len(test):,} reviews")
     print(to_markdown(errors).split("\n## ")[0])
 
 

@@ -36,10 +36,12 @@ def main() -> None:
     for name, fig in figures.items():
         fig.savefig(layout.PLOTS_DIR / name, dpi=110)
         plt.close(fig)
-    with tracking.resume_run(layout.RUN_FILE) as run:
+    with tracking.resume_run(layout.MODEL_DIR, params.mlflow.experiment) as run:
         if run:
             mlflow.log_artifacts(str(layout.PLOTS_DIR), "plots")
     print(f"{len(figures)} figures -> {layout.PLOTS_DIR}/")
+    print(f"test accuracy {metrics['accuracy']:.4f}, F1 {metrics['f1']:.4f}, ECE {metrics['ece']:.4f} "
+          f"on {metrics['n_examples']:,} reviews (metrics/eval.json; dvc metrics show)")
 
 
 if __name__ == "__main__":

@@ -7,18 +7,23 @@ tokenizer used is saved in data/tokenized/tokenizer, for train to ship with
 the model.
 """
 
-from datasets import DatasetDict, load_dataset
+from datasets import DatasetDict
 
 from sentiment_pipeline import layout
 from sentiment_pipeline.config import load_params
 from sentiment_pipeline.stage import run
-from sentiment_pipeline.tokenization import count_words, fit_or_load_tokenizer, tokenize_dataset
+from sentiment_pipeline.tokenization import (
+    count_words,
+    fit_or_load_tokenizer,
+    read_parquet,
+    save_tokenizer,
+    tokenize_dataset,
+)
 
 
 def main() -> None:
     params = load_params()
-    files = {s: str(layout.CLEAN_DIR / f"{s}.parquet") for s in layout.SPLITS}
-    clean = load_dataset("parquet", data_files=files)
+    clean = {s: read_parquet(layout.CLEAN_DIR / f"{s}.parquet") for s in layout.SPLITS}
     cfg = params.tokenize
     if params.model.type == "tfidf_logreg":
         tokenizer = None
@@ -31,7 +36,7 @@ def main() -> None:
         )
     tokenized.save_to_disk(str(layout.TOKENIZED_DIR))
     if tokenizer is not None:
-        tokenizer.save_pretrained(str(layout.TOKENIZER_DIR))
+        save_tokenizer(tokenizer, layout.TOKENIZER_DIR)
         print(f"{params.model.type} tokenizer: {len(tokenizer):,} tokens in the vocabulary")
     for split, ds in tokenized.items():
         share = sum(ds["truncated"]) / max(len(ds), 1)

@@ -49,7 +49,7 @@ def main() -> None:
         tracking.log_train_summary(result.metrics)
         mlflow.set_tags({"device": result.device, "precision": result.precision,
                          "processes": distributed.world_size()})
-        tracking.write_run_file(layout.RUN_FILE, mlflow_run)
+        tracking.tag_training_outputs(layout.MODEL_DIR, layout.TOKENIZED_DIR, result.metrics)
     layout.REPORTS_DIR.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(result.epochs).to_csv(layout.TRAIN_HISTORY, index=False)
     pd.DataFrame(result.steps, columns=["step", "epoch", "loss", "learning_rate"]).to_csv(

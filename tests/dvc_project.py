@@ -31,7 +31,10 @@ def make_project(root: Path, imdb_dir: Path, model_dir: Path, **train_overrides)
     for item in ("stages", "sentiment_pipeline"):
         shutil.copytree(REPO / item, root / item, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO / "dvc.yaml", root)
+    # the tiny dataset where the project ships its data (a dvc.yaml dependency of download)
+    shutil.copytree(imdb_dir, root / "datasets" / "imdb")
     params = tiny_params(imdb_dir, model_dir)
+    params["data"]["source"] = "datasets/imdb"
     params["train"].update(train_overrides)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (root / ".gitignore").write_text("mlflow.db*\nmlartifacts/\n__pycache__/\n")

@@ -156,3 +156,20 @@ def make_tiny_transformer(arch: str, root: Path, corpus: list[str]) -> Path:
     torch.manual_seed(0)
     model(config).save_pretrained(root)
     return root
+
+
+def training_run(root: Path):
+    """The MLflow run (in root/mlflow.db) that trained root/models/best, found
+    as the stages find it: by the content hash of the model folder."""
+    from mlflow.tracking import MlflowClient
+
+    from sentiment_pipeline import layout, tracking
+    from sentiment_pipeline.checkpoints import hash_tree
+
+    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("imdb-sentiment")
+    found = client.search_runs([experiment.experiment_id],
+                               filter_string=f"tags.{tracking.MODEL_TAG} = '{hash_tree(root / layout.MODEL_DIR)}'",
+                               order_by=["attributes.start_time DESC"], max_results=1)
+    assert found, f"no MLflow run tagged with the hash of {root / layout.MODEL_DIR}"
+    return found[0]

@@ -26,8 +26,8 @@ def _exp(name, state, model_type, accuracy):
               "train": {"epochs": 2}}
     data = {"params": {"params.yaml": {"data": params}},
             "metrics": {"metrics/eval.json": {"data": {"accuracy": accuracy, "f1": 0.8, "ece": 0.05,
-                                                       "examples_per_s": 1234.5}},
-                        "metrics/train.json": {"data": {"train_runtime_s": 12.5, "n_parameters": 4000001,
+                                                       "timing": {"examples_per_s": 1234.5}}},
+                        "metrics/train.json": {"data": {"timing": {"train_runtime_s": 12.5}, "n_parameters": 4000001,
                                                         "model_size_mb": 16.1}}}}
     return {"name": name, "executor": {"state": state}, "revs": [{"name": name, "error": None, "data": data}]}
 

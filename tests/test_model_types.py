@@ -16,7 +16,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
-from fixtures import make_tiny_transformer
+from fixtures import make_tiny_transformer, training_run
 from sentiment_pipeline import layout, tfidf_logreg
 from sentiment_pipeline.bilstm import BiLSTMConfig, BiLSTMForSequenceClassification
 from sentiment_pipeline.config import Params
@@ -45,9 +45,7 @@ def run_stages(root, monkeypatch, *names):
 
 
 def mlflow_run(root):
-    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
-    run_id = json.loads((root / layout.RUN_FILE).read_text())["run_id"]
-    return client.get_run(run_id)
+    return training_run(root)
 
 
 # -- BiLSTM -------------------------------------------------------------------

