@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -32,9 +31,8 @@ import pandas as pd
 import torch
 from transformers import pipeline
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from sentiment_pipeline.analyzer import SentimentAnalyzer  # noqa: E402
-from sentiment_pipeline.cleaning import clean_text  # noqa: E402
+from sentiment_pipeline.data.cleaning import clean_text
+from sentiment_pipeline.inference.analyzer import SentimentAnalyzer
 
 
 def sample_test(data: Path, n: int, seed: int) -> pd.DataFrame:
@@ -68,14 +66,25 @@ def main() -> None:
     results = {}
 
     def record(name: str, prob_pos: np.ndarray, seconds: float) -> None:
-        results[name] = {"seconds": round(seconds, 2), "reviews_per_s": round(len(texts) / seconds, 2),
-                         "accuracy": float(((prob_pos >= 0.5).astype(int) == labels).mean())}
-        print(f"{name:<32} {results[name]['reviews_per_s']:>8.2f} reviews/s  accuracy {results[name]['accuracy']:.4f}",
-              flush=True)
+        results[name] = {
+            "seconds": round(seconds, 2),
+            "reviews_per_s": round(len(texts) / seconds, 2),
+            "accuracy": float(((prob_pos >= 0.5).astype(int) == labels).mean()),
+        }
+        print(
+            f"{name:<32} {results[name]['reviews_per_s']:>8.2f} reviews/s  accuracy {results[name]['accuracy']:.4f}",
+            flush=True,
+        )
 
     on_cpu = args.device == "cpu"
-    clf = pipeline("text-classification", model=str(args.model), device=args.device, truncation=True,
-                   max_length=args.max_length, top_k=None)
+    clf = pipeline(
+        "text-classification",
+        model=str(args.model),
+        device=args.device,
+        truncation=True,
+        max_length=args.max_length,
+        top_k=None,
+    )
     pos_label = clf.model.config.id2label[1]
 
     def pipeline_proba(batch_size: int | None) -> np.ndarray:
@@ -95,8 +104,7 @@ def main() -> None:
     prob, secs = timed(lambda: fp32.predict_proba(texts, batch_size=args.batch_size))
     record("predict_batch fp32", prob, secs)
     if on_cpu:
-        int8 = SentimentAnalyzer.from_pretrained(args.model, device="cpu", quantize="int8",
-                                                 max_length=args.max_length)
+        int8 = SentimentAnalyzer.from_pretrained(args.model, device="cpu", quantize="int8", max_length=args.max_length)
         prob, secs = timed(lambda: int8.predict_proba(texts, batch_size=args.batch_size))
         record("predict_batch int8", prob, secs)
     forward = forward_tokens_per_s(fp32.model, args.device)
@@ -111,11 +119,19 @@ def main() -> None:
         drop = results["predict_batch fp32"]["accuracy"] - results["predict_batch int8"]["accuracy"]
         print(f"\nint8 accuracy change vs fp32: {-drop * 100:+.2f} points")
     print("\nforward pass alone, tokens/s:", ", ".join(f"{k} {v:,.0f}" for k, v in forward.items()))
-    meta = {"n": len(texts), "max_length": args.max_length, "batch_size": args.batch_size, "model": str(args.model),
-            "device": args.device, "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count()}
+    meta = {
+        "n": len(texts),
+        "max_length": args.max_length,
+        "batch_size": args.batch_size,
+        "model": str(args.model),
+        "device": args.device,
+        "torch_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+    }
     if args.json:
-        args.json.write_text(json.dumps({"meta": meta, "results": results, "forward_tokens_per_s": forward},
-                                        indent=2) + "\n")
+        args.json.write_text(
+            json.dumps({"meta": meta, "results": results, "forward_tokens_per_s": forward}, indent=2) + "\n"
+        )
 
 
 def forward_tokens_per_s(model, device: str, length: int = 256) -> dict[str, float]:

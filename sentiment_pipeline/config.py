@@ -8,12 +8,12 @@ key, before any stage does expensive work.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
 
-from .errors import PipelineInputError
+from sentiment_pipeline.errors import PipelineInputError
 
 
 class ParamsError(PipelineInputError):
@@ -121,7 +121,7 @@ class SearchRange(_Section):
     log: bool = False  # sample on a log scale (learning rates)
 
     @model_validator(mode="after")
-    def _check(self) -> "SearchRange":
+    def _check(self) -> SearchRange:
         if not self.low < self.high:
             raise ValueError(f"low ({self.low}) must be below high ({self.high})")
         if self.log and self.low <= 0:
@@ -134,13 +134,15 @@ class SearchChoices(_Section):
 
 
 def _spec_kind(value: Any) -> str:
-    return "choices" if isinstance(value, SearchChoices) or (isinstance(value, dict) and "choices" in value) \
-        else "range"
+    return (
+        "choices" if isinstance(value, SearchChoices) or (isinstance(value, dict) and "choices" in value) else "range"
+    )
 
 
 # {choices: [...]} is a SearchChoices, anything else must be a SearchRange (one clear error, not two)
-SearchSpec = Annotated[Union[Annotated[SearchRange, Tag("range")], Annotated[SearchChoices, Tag("choices")]],
-                       Discriminator(_spec_kind)]
+SearchSpec = Annotated[
+    Annotated[SearchRange, Tag("range")] | Annotated[SearchChoices, Tag("choices")], Discriminator(_spec_kind)
+]
 
 
 class PrunerParams(_Section):
@@ -160,14 +162,16 @@ class SearchParams(_Section):
     seed: int = 42  # Optuna's TPE sampler
     pruner: PrunerParams = PrunerParams()
     # dotted param name -> {low, high[, log]} or {choices: [...]}
-    space: dict[str, SearchSpec] = Field(default_factory=lambda: {
-        "train.lr": SearchRange(low=1e-5, high=2e-4, log=True),
-        "train.batch_size": SearchChoices(choices=[8, 16, 32]),
-        "train.warmup_ratio": SearchRange(low=0.0, high=0.2),
-        "train.weight_decay": SearchRange(low=0.0, high=0.1),
-        "train.loss.length_weight": SearchRange(low=0.0, high=1.0),
-        "train.loss.confidence_penalty": SearchRange(low=0.0, high=2.0),
-    })
+    space: dict[str, SearchSpec] = Field(
+        default_factory=lambda: {
+            "train.lr": SearchRange(low=1e-5, high=2e-4, log=True),
+            "train.batch_size": SearchChoices(choices=[8, 16, 32]),
+            "train.warmup_ratio": SearchRange(low=0.0, high=0.2),
+            "train.weight_decay": SearchRange(low=0.0, high=0.1),
+            "train.loss.length_weight": SearchRange(low=0.0, high=1.0),
+            "train.loss.confidence_penalty": SearchRange(low=0.0, high=2.0),
+        }
+    )
 
 
 class MlflowParams(_Section):
@@ -188,7 +192,7 @@ class Params(_Section):
     search: SearchParams = SearchParams()
 
     @model_validator(mode="after")
-    def _check_cross_field(self) -> "Params":
+    def _check_cross_field(self) -> Params:
         if self.tokenize.truncation == "head_tail" and self.tokenize.max_length < 16:
             raise ValueError("tokenize.max_length must be >= 16 for head_tail truncation")
         for key, spec in self.search.space.items():
@@ -196,7 +200,7 @@ class Params(_Section):
         return self
 
 
-def _check_search_key(params: "Params", key: str, spec: SearchRange | SearchChoices) -> None:
+def _check_search_key(params: Params, key: str, spec: SearchRange | SearchChoices) -> None:
     """A search-space entry must name an existing train.* setting, and its
     bounds (or each choice) must be valid values of it."""
     if not key.startswith("train."):
@@ -209,19 +213,17 @@ def _check_search_key(params: "Params", key: str, spec: SearchRange | SearchChoi
     if leaf not in node or isinstance(node[leaf], dict):
         raise ValueError(f"search.space: {key!r} is not a pipeline parameter")
     values = spec.choices if isinstance(spec, SearchChoices) else [spec.low, spec.high]
-    if isinstance(node[leaf], int) and isinstance(spec, SearchRange) and not all(
-            float(v).is_integer() for v in values):
+    if isinstance(node[leaf], int) and isinstance(spec, SearchRange) and not all(float(v).is_integer() for v in values):
         raise ValueError(f"search.space: {key} is an integer setting; low/high must be integers")
     for value in values:
         node[leaf] = value
         try:
             TrainParams.model_validate(train)
         except ValidationError as err:
-            raise ValueError(f"search.space: {key}={value!r} is not a valid value "
-                             f"({err.errors()[0]['msg']})") from None
+            raise ValueError(f"search.space: {key}={value!r} is not a valid value ({err.errors()[0]['msg']})") from err
 
 
-def with_overrides(params: "Params", overrides: dict[str, Any]) -> "Params":
+def with_overrides(params: Params, overrides: dict[str, Any]) -> Params:
     """`params` with dotted-name overrides (as `dvc exp run -S key=value`), validated."""
     raw = params.model_dump()
     for key, value in overrides.items():
@@ -256,7 +258,7 @@ def parse_params(raw: dict[str, Any] | None, origin: str = "params") -> Params:
     try:
         return Params.model_validate(raw)
     except ValidationError as err:
-        raise ParamsError(f"{origin} is invalid:\n{_format_errors(err)}") from None
+        raise ParamsError(f"{origin} is invalid:\n{_format_errors(err)}") from err
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:
@@ -267,7 +269,7 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
-        raise ParamsError(f"{path}: not valid YAML: {err}") from None
+        raise ParamsError(f"{path}: not valid YAML: {err}") from err
     return parse_params(raw, origin=str(path))
 
 

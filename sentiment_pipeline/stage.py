@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from typing import Callable
+from collections.abc import Callable
 
-from .errors import PipelineInputError
+from sentiment_pipeline.errors import PipelineInputError
 
 
-def _terminate(signum, frame):  # noqa: ARG001
+def _terminate(signum, frame):
     # SIGTERM (a killed `dvc repro`, a queue worker stopped) unwinds like Ctrl-C,
     # so context managers run: the MLflow run is closed as FAILED, not left RUNNING
     raise SystemExit(128 + signum)

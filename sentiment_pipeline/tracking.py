@@ -17,9 +17,9 @@ from __future__ import annotations
 import os
 import subprocess
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import unquote, urlparse
 
 import mlflow
@@ -27,8 +27,8 @@ from filelock import FileLock
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from .checkpoints import hash_tree
-from .config import Params, flatten
+from sentiment_pipeline.config import Params, flatten
+from sentiment_pipeline.hashing import hash_tree
 
 STORE_FILE = "mlflow.db"
 ARTIFACTS_DIR = "mlartifacts"
@@ -39,16 +39,22 @@ def project_root() -> Path:
     return Path(os.environ.get("DVC_ROOT") or Path.cwd()).resolve()
 
 
-# MLFLOW_TRACKING_URI as the user set it. Read once: mlflow.set_tracking_uri also
-# writes this variable, so reading it later would return our own earlier choice
-# (e.g. another workspace's store, when one process runs several).
-_USER_TRACKING_URI = os.environ.get("MLFLOW_TRACKING_URI")
-
-
 def tracking_uri() -> str:
-    if _USER_TRACKING_URI:
-        return _USER_TRACKING_URI
-    return f"sqlite:///{project_root() / STORE_FILE}"
+    """MLFLOW_TRACKING_URI as the user set it, else the sqlite store at the project root."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root() / STORE_FILE}"
+
+
+def use_store(uri: str) -> None:
+    """Point MLflow's fluent API at `uri`, leaving MLFLOW_TRACKING_URI as it was:
+    mlflow.set_tracking_uri also writes that variable, and a later tracking_uri()
+    would then return our own earlier choice (another workspace's store, when one
+    process runs several) instead of the user's setting."""
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    if before is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = before
 
 
 def _sqlite_path(uri: str) -> Path | None:
@@ -71,7 +77,7 @@ def prepare_experiment(name: str, uri: str | None = None) -> str:
     so for a local store one process at a time does them, under a file lock.
     """
     uri = uri or tracking_uri()
-    mlflow.set_tracking_uri(uri)
+    use_store(uri)
     db = _sqlite_path(uri)
     lock = FileLock(f"{db}.lock") if db else None
     if lock:
@@ -164,8 +170,12 @@ def find_training_run(model_dir: Path, experiment: str) -> str | None:
     if not Path(model_dir).is_dir():
         raise FileNotFoundError(f"{model_dir} not found: run the train stage first")
     experiment_id = prepare_experiment(experiment)  # creates a new store once, under its lock
-    found = MlflowClient(tracking_uri()).search_runs([experiment_id], filter_string=f"tags.{MODEL_TAG} = '{hash_tree(model_dir)}'",
-                               order_by=["attributes.start_time DESC"], max_results=1)
+    found = MlflowClient(tracking_uri()).search_runs(
+        [experiment_id],
+        filter_string=f"tags.{MODEL_TAG} = '{hash_tree(model_dir)}'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
     return found[0].info.run_id if found else None
 
 
@@ -181,9 +191,11 @@ def resume_run(model_dir: Path, experiment: str) -> Iterator[mlflow.ActiveRun | 
     uri = tracking_uri()
     run_id = find_training_run(model_dir, experiment)
     if run_id is None:
-        warnings.warn(f"no MLflow run in the store {uri} trained {model_dir} (tag {MODEL_TAG}); "
-                      "nothing is logged to MLflow. Rerun train (dvc repro -f -s train) to get a run here.",
-                      stacklevel=3)
+        warnings.warn(
+            f"no MLflow run in the store {uri} trained {model_dir} (tag {MODEL_TAG}); "
+            "nothing is logged to MLflow. Rerun train (dvc repro -f -s train) to get a run here.",
+            stacklevel=3,
+        )
         yield None
         return
     with mlflow.start_run(run_id=run_id) as run:
@@ -214,8 +226,13 @@ def flatten_metrics(metrics: dict, sep: str = "_") -> dict:
 
 def log_metrics(metrics: dict, prefix: str = "") -> None:
     """Log the numeric entries of `metrics` (no step: final values), names prefixed."""
-    mlflow.log_metrics({f"{prefix}{k}": float(v) for k, v in metrics.items()
-                        if isinstance(v, (int, float)) and not isinstance(v, bool)})
+    mlflow.log_metrics(
+        {
+            f"{prefix}{k}": float(v)
+            for k, v in metrics.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+        }
+    )
 
 
 def log_train_summary(metrics: dict) -> None:

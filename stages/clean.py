@@ -4,21 +4,21 @@ import json
 
 import pandas as pd
 
-from sentiment_pipeline import layout
-from sentiment_pipeline.cleaning import clean_splits
+from sentiment_pipeline import paths
 from sentiment_pipeline.config import load_params
+from sentiment_pipeline.data.cleaning import clean_splits
 from sentiment_pipeline.stage import run
 
 
 def main() -> None:
     params = load_params().data
-    raw = {s: pd.read_parquet(layout.RAW_DIR / f"{s}.parquet") for s in ("train", "test")}
+    raw = {s: pd.read_parquet(paths.RAW_DIR / f"{s}.parquet") for s in ("train", "test")}
     tables, report = clean_splits(raw["train"], raw["test"], params.val_fraction, params.seed)
-    layout.CLEAN_DIR.mkdir(parents=True, exist_ok=True)
+    paths.CLEAN_DIR.mkdir(parents=True, exist_ok=True)
     for split, df in tables.items():
-        df.to_parquet(layout.CLEAN_DIR / f"{split}.parquet", index=False)
-    layout.CLEAN_REPORT.parent.mkdir(parents=True, exist_ok=True)
-    layout.CLEAN_REPORT.write_text(json.dumps(report, indent=2) + "\n")
+        df.to_parquet(paths.CLEAN_DIR / f"{split}.parquet", index=False)
+    paths.CLEAN_REPORT.parent.mkdir(parents=True, exist_ok=True)
+    paths.CLEAN_REPORT.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
 
 

@@ -6,42 +6,47 @@ import matplotlib.pyplot as plt
 import mlflow
 import pandas as pd
 
-from sentiment_pipeline import layout, plots, tracking
+from sentiment_pipeline import paths, tracking
 from sentiment_pipeline.config import load_params
+from sentiment_pipeline.evaluation import plots
 from sentiment_pipeline.stage import run
 
 
 def main() -> None:
     params = load_params()
-    epochs = pd.read_csv(layout.TRAIN_HISTORY)
-    steps = pd.read_csv(layout.TRAIN_STEPS)
-    predictions = pd.read_csv(layout.PREDICTIONS)
-    metrics = json.loads(layout.EVAL_METRICS.read_text())
+    epochs = pd.read_csv(paths.TRAIN_HISTORY)
+    steps = pd.read_csv(paths.TRAIN_STEPS)
+    predictions = pd.read_csv(paths.PREDICTIONS)
+    metrics = json.loads(paths.EVAL_METRICS.read_text())
 
     figures = {
         "train_loss.png": plots.train_loss(steps, epochs),
         "validation_metrics.png": plots.validation_metrics(epochs),
         "validation_f1_smoothed.png": plots.smoothed_val_f1(epochs, params.plot.smoothing),
         "epoch_time.png": plots.epoch_time(epochs),
-        "roc_curve.png": plots.roc_curve(pd.read_csv(layout.ROC_CURVE), metrics.get("roc_auc")),
-        "pr_curve.png": plots.pr_curve(pd.read_csv(layout.PR_CURVE), metrics.get("pr_auc"),
-                                       float(predictions["label"].mean())),
+        "roc_curve.png": plots.roc_curve(pd.read_csv(paths.ROC_CURVE), metrics.get("roc_auc")),
+        "pr_curve.png": plots.pr_curve(
+            pd.read_csv(paths.PR_CURVE), metrics.get("pr_auc"), float(predictions["label"].mean())
+        ),
         "confusion_matrix.png": plots.confusion_matrix(predictions),
-        "reliability_diagram.png": plots.reliability_diagram(pd.read_csv(layout.CALIBRATION), metrics.get("ece"),
-                                                             metrics.get("mce")),
+        "reliability_diagram.png": plots.reliability_diagram(
+            pd.read_csv(paths.CALIBRATION), metrics.get("ece"), metrics.get("mce")
+        ),
         "confidence_histogram.png": plots.confidence_histogram(predictions, params.evaluate.calibration_bins),
-        "accuracy_by_length.png": plots.accuracy_by_length(pd.read_csv(layout.LENGTH_BUCKETS)),
+        "accuracy_by_length.png": plots.accuracy_by_length(pd.read_csv(paths.LENGTH_BUCKETS)),
     }
-    layout.PLOTS_DIR.mkdir(parents=True, exist_ok=True)
+    paths.PLOTS_DIR.mkdir(parents=True, exist_ok=True)
     for name, fig in figures.items():
-        fig.savefig(layout.PLOTS_DIR / name, dpi=110)
+        fig.savefig(paths.PLOTS_DIR / name, dpi=110)
         plt.close(fig)
-    with tracking.resume_run(layout.MODEL_DIR, params.mlflow.experiment) as run:
+    with tracking.resume_run(paths.MODEL_DIR, params.mlflow.experiment) as run:
         if run:
-            mlflow.log_artifacts(str(layout.PLOTS_DIR), "plots")
-    print(f"{len(figures)} figures -> {layout.PLOTS_DIR}/")
-    print(f"test accuracy {metrics['accuracy']:.4f}, F1 {metrics['f1']:.4f}, ECE {metrics['ece']:.4f} "
-          f"on {metrics['n_examples']:,} reviews (metrics/eval.json; dvc metrics show)")
+            mlflow.log_artifacts(str(paths.PLOTS_DIR), "plots")
+    print(f"{len(figures)} figures -> {paths.PLOTS_DIR}/")
+    print(
+        f"test accuracy {metrics['accuracy']:.4f}, F1 {metrics['f1']:.4f}, ECE {metrics['ece']:.4f} "
+        f"on {metrics['n_examples']:,} reviews (metrics/eval.json; dvc metrics show)"
+    )
 
 
 if __name__ == "__main__":

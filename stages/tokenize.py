@@ -9,34 +9,36 @@ the model.
 
 from datasets import DatasetDict
 
-from sentiment_pipeline import layout
+from sentiment_pipeline import paths
 from sentiment_pipeline.config import load_params
-from sentiment_pipeline.stage import run
-from sentiment_pipeline.tokenization import (
+from sentiment_pipeline.data.encoding import (
     count_words,
     fit_or_load_tokenizer,
     read_parquet,
     save_tokenizer,
     tokenize_dataset,
 )
+from sentiment_pipeline.stage import run
 
 
 def main() -> None:
     params = load_params()
-    clean = {s: read_parquet(layout.CLEAN_DIR / f"{s}.parquet") for s in layout.SPLITS}
+    clean = {s: read_parquet(paths.CLEAN_DIR / f"{s}.parquet") for s in paths.SPLITS}
     cfg = params.tokenize
     if params.model.type == "tfidf_logreg":
         tokenizer = None
-        tokenized = DatasetDict({s: count_words(clean[s]) for s in layout.SPLITS})
+        tokenized = DatasetDict({s: count_words(clean[s]) for s in paths.SPLITS})
     else:
         tokenizer = fit_or_load_tokenizer(params.model, clean["train"]["text"])
         tokenized = DatasetDict(
-            {s: tokenize_dataset(clean[s], tokenizer, cfg.max_length, cfg.truncation, cfg.head_fraction)
-             for s in layout.SPLITS}
+            {
+                s: tokenize_dataset(clean[s], tokenizer, cfg.max_length, cfg.truncation, cfg.head_fraction)
+                for s in paths.SPLITS
+            }
         )
-    tokenized.save_to_disk(str(layout.TOKENIZED_DIR))
+    tokenized.save_to_disk(str(paths.TOKENIZED_DIR))
     if tokenizer is not None:
-        save_tokenizer(tokenizer, layout.TOKENIZER_DIR)
+        save_tokenizer(tokenizer, paths.TOKENIZER_DIR)
         print(f"{params.model.type} tokenizer: {len(tokenizer):,} tokens in the vocabulary")
     for split, ds in tokenized.items():
         share = sum(ds["truncated"]) / max(len(ds), 1)

@@ -15,47 +15,58 @@ import mlflow
 import pandas as pd
 from datasets import load_from_disk
 
-from sentiment_pipeline import distributed, layout, tracking
-from sentiment_pipeline.checkpoints import CheckpointDir, fingerprint
+from sentiment_pipeline import paths, tracking
 from sentiment_pipeline.config import load_params
-from sentiment_pipeline.precision import resolve_device, resolve_precision
+from sentiment_pipeline.data.encoding import load_saved_tokenizer
+from sentiment_pipeline.device import resolve_device
 from sentiment_pipeline.stage import run
-from sentiment_pipeline.tokenization import load_saved_tokenizer
-from sentiment_pipeline.training import train
+from sentiment_pipeline.training import distributed
+from sentiment_pipeline.training.callbacks import MlflowHistoryCallback
+from sentiment_pipeline.training.checkpoints import CheckpointDir, fingerprint
+from sentiment_pipeline.training.fit import train
+from sentiment_pipeline.training.precision import resolve_precision
 
 
 def main() -> None:
     params = load_params()
     resolve_precision(params.train.precision, resolve_device(params.train.device))  # bad combination: fail now
-    if not layout.TOKENIZED_DIR.is_dir():
-        raise FileNotFoundError(f"{layout.TOKENIZED_DIR} not found: run the tokenize stage first")
+    if not paths.TOKENIZED_DIR.is_dir():
+        raise FileNotFoundError(f"{paths.TOKENIZED_DIR} not found: run the tokenize stage first")
     network = params.model.type != "tfidf_logreg"
     if network and params.train.processes > 1 and not distributed.launched_by_torchrun():
         sys.exit(distributed.relaunch_with_torchrun("stages.train", params.train.processes))
 
-    tokenized = load_from_disk(str(layout.TOKENIZED_DIR))
-    tokenizer = load_saved_tokenizer(layout.TOKENIZER_DIR) if network else None
-    checkpoints = CheckpointDir(layout.CHECKPOINT_DIR, fingerprint(params, layout.TOKENIZED_DIR),
-                                main_process=distributed.is_main_process())
+    tokenized = load_from_disk(str(paths.TOKENIZED_DIR))
+    tokenizer = load_saved_tokenizer(paths.TOKENIZER_DIR) if network else None
+    checkpoints = CheckpointDir(
+        paths.CHECKPOINT_DIR, fingerprint(params, paths.TOKENIZED_DIR), main_process=distributed.is_main_process()
+    )
     resume = checkpoints.resume_point()
     if not distributed.is_main_process():  # other DDP ranks train, rank 0 records
-        train(params, tokenized, layout.MODEL_DIR, checkpoints, resume.checkpoint, tokenizer=tokenizer)
+        train(params, tokenized, paths.MODEL_DIR, checkpoints, resume.checkpoint, tokenizer=tokenizer)
         return
     print(resume.message, flush=True)
     with tracking.start_training_run(params, run_id=resume.run_id) as mlflow_run:
         checkpoints.start(resume, mlflow_run.info.run_id)
-        result = train(params, tokenized, layout.MODEL_DIR, checkpoints, resume.checkpoint,
-                       listeners=[tracking.log_history_row], tokenizer=tokenizer)
+        result = train(
+            params,
+            tokenized,
+            paths.MODEL_DIR,
+            checkpoints,
+            resume.checkpoint,
+            callbacks=[MlflowHistoryCallback()],
+            tokenizer=tokenizer,
+        )
         tracking.log_train_summary(result.metrics)
-        mlflow.set_tags({"device": result.device, "precision": result.precision,
-                         "processes": distributed.world_size()})
-        tracking.tag_training_outputs(layout.MODEL_DIR, layout.TOKENIZED_DIR, result.metrics)
-    layout.REPORTS_DIR.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(result.epochs).to_csv(layout.TRAIN_HISTORY, index=False)
+        mlflow.set_tags({"device": result.device, "precision": result.precision, "processes": distributed.world_size()})
+        tracking.tag_training_outputs(paths.MODEL_DIR, paths.TOKENIZED_DIR, result.metrics)
+    paths.REPORTS_DIR.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(result.epochs).to_csv(paths.TRAIN_HISTORY, index=False)
     pd.DataFrame(result.steps, columns=["step", "epoch", "loss", "learning_rate"]).to_csv(
-        layout.TRAIN_STEPS, index=False)
-    layout.TRAIN_METRICS.parent.mkdir(parents=True, exist_ok=True)
-    layout.TRAIN_METRICS.write_text(json.dumps(result.metrics, indent=2) + "\n")
+        paths.TRAIN_STEPS, index=False
+    )
+    paths.TRAIN_METRICS.parent.mkdir(parents=True, exist_ok=True)
+    paths.TRAIN_METRICS.write_text(json.dumps(result.metrics, indent=2) + "\n")
     print(json.dumps(result.metrics, indent=2))
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 from mlflow.tracking import MlflowClient
 
-from conftest import REPO, tiny_params
+from tests.helpers import REPO, tiny_params
 
 STAGES = ["download", "clean", "tokenize", "train", "evaluate", "plot"]
 

@@ -11,8 +11,28 @@ import pandas as pd
 
 POSITIVE = ["great", "wonderful", "brilliant", "moving", "superb", "delightful", "loved", "masterpiece"]
 NEGATIVE = ["awful", "boring", "terrible", "dull", "waste", "horrible", "hated", "mess"]
-NEUTRAL = ["the", "film", "movie", "plot", "actor", "scene", "story", "director", "was", "and",
-           "a", "it", "this", "of", "ending", "music", "camera", "script", "cast", "really"]
+NEUTRAL = [
+    "the",
+    "film",
+    "movie",
+    "plot",
+    "actor",
+    "scene",
+    "story",
+    "director",
+    "was",
+    "and",
+    "a",
+    "it",
+    "this",
+    "of",
+    "ending",
+    "music",
+    "camera",
+    "script",
+    "cast",
+    "really",
+]
 
 DATASET_CARD = """---
 configs:
@@ -67,11 +87,13 @@ def make_imdb_like(root: Path, n_train: int = 120, n_test: int = 60, seed: int =
     rng = random.Random(seed)
     train = synthetic_split(rng, n_train)
     test = synthetic_split(rng, n_test)
-    extra = pd.DataFrame([
-        {"text": train.loc[0, "text"], "label": int(train.loc[0, "label"])},  # duplicate
-        {"text": "   <br />  ", "label": 1},  # empty after cleaning
-        {"text": test.loc[1, "text"], "label": int(test.loc[1, "label"])},  # overlaps test
-    ])
+    extra = pd.DataFrame(
+        [
+            {"text": train.loc[0, "text"], "label": int(train.loc[0, "label"])},  # duplicate
+            {"text": "   <br />  ", "label": 1},  # empty after cleaning
+            {"text": test.loc[1, "text"], "label": int(test.loc[1, "label"])},  # overlaps test
+        ]
+    )
     train = pd.concat([train, extra], ignore_index=True)
     unsup = synthetic_split(rng, 10).assign(label=-1)
     (root / "plain_text").mkdir(parents=True, exist_ok=True)
@@ -97,8 +119,10 @@ def _wordpiece(corpus: list[str]):
     tok.decoder = decoders.WordPiece()
     tok.train_from_iterator(corpus, trainers.WordPieceTrainer(vocab_size=200, special_tokens=specials))
     tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))])
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))],
+    )
     return tok, dict(unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
 
 
@@ -109,13 +133,26 @@ def _byte_level_bpe(corpus: list[str]):
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
     tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(corpus, trainers.BpeTrainer(
-        vocab_size=400, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tok.train_from_iterator(
+        corpus,
+        trainers.BpeTrainer(
+            vocab_size=400, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        ),
+    )
     tok.post_processor = processors.TemplateProcessing(
-        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
-        special_tokens=[("<s>", tok.token_to_id("<s>")), ("</s>", tok.token_to_id("</s>"))])
-    return tok, dict(bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>", cls_token="<s>",
-                     sep_token="</s>", mask_token="<mask>")
+        single="<s> $A </s>",
+        pair="<s> $A </s> </s> $B </s>",
+        special_tokens=[("<s>", tok.token_to_id("<s>")), ("</s>", tok.token_to_id("</s>"))],
+    )
+    return tok, dict(
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        cls_token="<s>",
+        sep_token="</s>",
+        mask_token="<mask>",
+    )
 
 
 def make_tiny_transformer(arch: str, root: Path, corpus: list[str]) -> Path:
@@ -129,9 +166,16 @@ def make_tiny_transformer(arch: str, root: Path, corpus: list[str]) -> Path:
     if arch == "roberta":
         tok, specials = _byte_level_bpe(corpus)
         input_names = ["input_ids", "attention_mask"]
-        config = tf.RobertaConfig(vocab_size=tok.get_vocab_size(), hidden_size=32, max_position_embeddings=514,
-                                  pad_token_id=tok.token_to_id("<pad>"), bos_token_id=0, eos_token_id=2,
-                                  type_vocab_size=1, **small)
+        config = tf.RobertaConfig(
+            vocab_size=tok.get_vocab_size(),
+            hidden_size=32,
+            max_position_embeddings=514,
+            pad_token_id=tok.token_to_id("<pad>"),
+            bos_token_id=0,
+            eos_token_id=2,
+            type_vocab_size=1,
+            **small,
+        )
         model = tf.RobertaModel
     else:
         tok, specials = _wordpiece(corpus)
@@ -149,8 +193,9 @@ def make_tiny_transformer(arch: str, root: Path, corpus: list[str]) -> Path:
             model = tf.DistilBertModel
         else:
             raise ValueError(arch)
-    fast = tf.PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=512, model_input_names=input_names,
-                                      **specials)
+    fast = tf.PreTrainedTokenizerFast(
+        tokenizer_object=tok, model_max_length=512, model_input_names=input_names, **specials
+    )
     root.mkdir(parents=True, exist_ok=True)
     fast.save_pretrained(root)
     torch.manual_seed(0)
@@ -163,13 +208,16 @@ def training_run(root: Path):
     as the stages find it: by the content hash of the model folder."""
     from mlflow.tracking import MlflowClient
 
-    from sentiment_pipeline import layout, tracking
-    from sentiment_pipeline.checkpoints import hash_tree
+    from sentiment_pipeline import paths, tracking
+    from sentiment_pipeline.hashing import hash_tree
 
     client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("imdb-sentiment")
-    found = client.search_runs([experiment.experiment_id],
-                               filter_string=f"tags.{tracking.MODEL_TAG} = '{hash_tree(root / layout.MODEL_DIR)}'",
-                               order_by=["attributes.start_time DESC"], max_results=1)
-    assert found, f"no MLflow run tagged with the hash of {root / layout.MODEL_DIR}"
+    found = client.search_runs(
+        [experiment.experiment_id],
+        filter_string=f"tags.{tracking.MODEL_TAG} = '{hash_tree(root / paths.MODEL_DIR)}'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    assert found, f"no MLflow run tagged with the hash of {root / paths.MODEL_DIR}"
     return found[0]

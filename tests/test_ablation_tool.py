@@ -2,7 +2,7 @@
 
 import importlib.util
 
-from conftest import REPO
+from tests.helpers import REPO
 
 _spec = importlib.util.spec_from_file_location("loss_ablation", REPO / "tools" / "loss_ablation.py")
 ablation = importlib.util.module_from_spec(_spec)
@@ -17,23 +17,37 @@ def test_queue_commands_cover_the_grid():
 
 
 def _exp(name, state, lw, cp, seed, accuracy):
-    data = {"params": {"params.yaml": {"data": {"train": {"seed": seed, "loss": {"length_weight": lw,
-                                                                                  "confidence_penalty": cp}}}}},
-            "metrics": {"metrics/eval.json": {"data": {"accuracy": accuracy, "f1": accuracy, "ece": 0.1,
-                                                       "brier": 0.2, "log_loss": 0.5}}}}
-    return {"name": name, "executor": {"state": state} if state else None,
-            "revs": [{"name": name, "rev": "abc", "error": None, "data": data}]}
+    data = {
+        "params": {
+            "params.yaml": {"data": {"train": {"seed": seed, "loss": {"length_weight": lw, "confidence_penalty": cp}}}}
+        },
+        "metrics": {
+            "metrics/eval.json": {
+                "data": {"accuracy": accuracy, "f1": accuracy, "ece": 0.1, "brier": 0.2, "log_loss": 0.5}
+            }
+        },
+    }
+    return {
+        "name": name,
+        "executor": {"state": state} if state else None,
+        "revs": [{"name": name, "rev": "abc", "error": None, "data": data}],
+    }
 
 
 def test_collect_keeps_finished_runs_and_summarises_over_seeds():
-    shown = [{"rev": "workspace", "experiments": None},
-             {"rev": "HEAD", "experiments": [
-                 _exp("abl-lw0-cp0-s1", "success", 0, 0, 1, 0.80),
-                 _exp("abl-lw0-cp0-s2", None, 0, 0, 2, 0.84),  # run in the workspace: no executor
-                 _exp("abl-lw0-cp0-s3", "running", 0, 0, 3, 0.99),  # shows the baseline's metrics
-                 _exp("abl-lw0.5-cp0-s1", "queued", 0.5, 0, 1, 0.99),
-                 _exp("other", "success", 0, 0, 1, 0.5),
-             ]}]
+    shown = [
+        {"rev": "workspace", "experiments": None},
+        {
+            "rev": "HEAD",
+            "experiments": [
+                _exp("abl-lw0-cp0-s1", "success", 0, 0, 1, 0.80),
+                _exp("abl-lw0-cp0-s2", None, 0, 0, 2, 0.84),  # run in the workspace: no executor
+                _exp("abl-lw0-cp0-s3", "running", 0, 0, 3, 0.99),  # shows the baseline's metrics
+                _exp("abl-lw0.5-cp0-s1", "queued", 0.5, 0, 1, 0.99),
+                _exp("other", "success", 0, 0, 1, 0.5),
+            ],
+        },
+    ]
     rows = ablation.experiment_rows(shown)
     assert sorted(rows["experiment"]) == ["abl-lw0-cp0-s1", "abl-lw0-cp0-s2"]
     table = ablation.summary(rows)

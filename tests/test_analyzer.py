@@ -1,7 +1,6 @@
 """SentimentAnalyzer (Python API) and `python -m sentiment_pipeline predict` (CLI)
 on models the train stage wrote, with the bad inputs users send."""
 
-import importlib
 import json
 import shutil
 import subprocess
@@ -10,14 +9,13 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from datasets import load_from_disk
 
-from conftest import REPO, train_workspace
-from sentiment_pipeline import layout
-from sentiment_pipeline.analyzer import SentimentAnalyzer
+from sentiment_pipeline import paths
 from sentiment_pipeline.errors import PipelineInputError
-from sentiment_pipeline.inference import predict_proba
+from sentiment_pipeline.inference.analyzer import SentimentAnalyzer
+from sentiment_pipeline.inference.predictor import predict_folder as predict_proba
+from tests.helpers import REPO, train_workspace
 
 
 @pytest.fixture(scope="module")
@@ -30,15 +28,15 @@ def _test_texts(root):
 
 
 def test_predict_batch_matches_the_evaluate_stage(trained):
-    analyzer = SentimentAnalyzer.from_pretrained(trained / layout.MODEL_DIR, device="cpu")
+    analyzer = SentimentAnalyzer.from_pretrained(trained / paths.MODEL_DIR, device="cpu")
     texts = _test_texts(trained)
     got = np.array([p.scores["pos"] for p in analyzer.predict_batch(texts, batch_size=7)])
-    expected, _ = predict_proba(trained / layout.MODEL_DIR, load_from_disk(str(trained / layout.TOKENIZED_DIR))["test"])
+    expected, _ = predict_proba(trained / paths.MODEL_DIR, load_from_disk(str(trained / paths.TOKENIZED_DIR))["test"])
     np.testing.assert_allclose(got, expected, atol=1e-5)  # same cleaning, truncation, order
 
 
 def test_predict_returns_label_confidence_and_both_scores(trained):
-    analyzer = SentimentAnalyzer.from_pretrained(str(trained / layout.MODEL_DIR), device="cpu")
+    analyzer = SentimentAnalyzer.from_pretrained(str(trained / paths.MODEL_DIR), device="cpu")
     one = analyzer.predict("<b>great</b> wonderful film, superb cast")
     assert one.label in ("neg", "pos") and set(one.scores) == {"neg", "pos"}
     assert one.confidence == one.scores[one.label] >= 0.5
@@ -48,44 +46,47 @@ def test_predict_returns_label_confidence_and_both_scores(trained):
 
 
 def test_batch_order_is_kept_whatever_the_lengths(trained):
-    analyzer = SentimentAnalyzer.from_pretrained(trained / layout.MODEL_DIR, device="cpu")
+    analyzer = SentimentAnalyzer.from_pretrained(trained / paths.MODEL_DIR, device="cpu")
     texts = ["awful " * n for n in (1, 50, 3, 200, 7)] + ["great " * n for n in (100, 2)]
     batched = analyzer.predict_batch(texts, batch_size=3)
     alone = [analyzer.predict(t) for t in texts]
     assert [b.scores["pos"] for b in batched] == pytest.approx([a.scores["pos"] for a in alone], abs=1e-5)
 
 
-@pytest.mark.parametrize("texts, message", [
-    (["fine", ""], "text 1 is empty"),
-    (["fine", "   \n\t"], "text 1 is empty or whitespace only"),
-    (["fine", 42], "text 1 is a int, not a string"),
-    (["fine", None], "text 1 is a NoneType"),
-    ("just one string", "expected a list of texts, got str"),
-])
+@pytest.mark.parametrize(
+    "texts, message",
+    [
+        (["fine", ""], "text 1 is empty"),
+        (["fine", "   \n\t"], "text 1 is empty or whitespace only"),
+        (["fine", 42], "text 1 is a int, not a string"),
+        (["fine", None], "text 1 is a NoneType"),
+        ("just one string", "expected a list of texts, got str"),
+    ],
+)
 def test_bad_texts_are_refused_naming_the_item(trained, texts, message):
-    analyzer = SentimentAnalyzer.from_pretrained(trained / layout.MODEL_DIR, device="cpu")
+    analyzer = SentimentAnalyzer.from_pretrained(trained / paths.MODEL_DIR, device="cpu")
     with pytest.raises(PipelineInputError, match=message):
         analyzer.predict_batch(texts)
 
 
 def test_a_one_megabyte_review_is_truncated_like_in_training(trained):
-    analyzer = SentimentAnalyzer.from_pretrained(trained / layout.MODEL_DIR, device="cpu")
+    analyzer = SentimentAnalyzer.from_pretrained(trained / paths.MODEL_DIR, device="cpu")
     huge = "great film " * 100_000  # 1.1 MB
     assert len(huge) > 1_000_000
-    assert len(analyzer._encode([huge])[0]) == 64  # tokenize.max_length of the fixture model
+    assert len(analyzer.encoder([huge])[0]) == 64  # tokenize.max_length of the fixture model
     assert analyzer.token_count(huge) > 100_000 and analyzer.token_budget == 62  # less [CLS], [SEP]
     assert analyzer.predict(huge).label in ("neg", "pos")
 
 
 def test_a_batch_of_100000_texts_is_chunked_and_kept_in_order(trained, monkeypatch):
-    from sentiment_pipeline import analyzer as analyzer_module
+    from sentiment_pipeline.inference import analyzer as analyzer_module
 
-    analyzer = SentimentAnalyzer.from_pretrained(trained / layout.MODEL_DIR, device="cpu")
+    analyzer = SentimentAnalyzer.from_pretrained(trained / paths.MODEL_DIR, device="cpu")
     distinct = ["great superb film", "awful dull mess", "a film", "great " * 30 + "but awful"]
     texts = [distinct[i % 4] for i in range(100_000)]
     encoded_sizes = []
-    encode = analyzer._encode
-    monkeypatch.setattr(analyzer, "_encode", lambda chunk: encoded_sizes.append(len(chunk)) or encode(chunk))
+    encode = analyzer.encoder
+    monkeypatch.setattr(analyzer, "encoder", lambda chunk: encoded_sizes.append(len(chunk)) or encode(chunk))
     predictions = analyzer.predict_batch(texts, batch_size=256)
     assert len(predictions) == 100_000
     assert max(encoded_sizes) == analyzer_module.CHUNK_TEXTS and sum(encoded_sizes) == 100_000
@@ -99,7 +100,7 @@ def test_unknown_and_corrupted_models_are_named(trained, tmp_path):
     with pytest.raises(PipelineInputError, match="does not exist"):
         SentimentAnalyzer.from_pretrained(tmp_path / "nope")
     broken = tmp_path / "broken"
-    shutil.copytree(trained / layout.MODEL_DIR, broken)
+    shutil.copytree(trained / paths.MODEL_DIR, broken)
     (broken / "model.safetensors").write_bytes(b"garbage")
     with pytest.raises(PipelineInputError, match="corrupted or incomplete model folder"):
         SentimentAnalyzer.from_pretrained(broken)
@@ -107,18 +108,24 @@ def test_unknown_and_corrupted_models_are_named(trained, tmp_path):
 
 def test_tfidf_model_through_the_same_api(tmp_path, tokenized_workspace, monkeypatch):
     root = train_workspace(tmp_path / "ws", tokenized_workspace, monkeypatch, type="tfidf_logreg")
-    analyzer = SentimentAnalyzer.from_pretrained(root / layout.MODEL_DIR)
+    analyzer = SentimentAnalyzer.from_pretrained(root / paths.MODEL_DIR)
     predictions = analyzer.predict_batch(["a great wonderful superb film", "awful boring terrible mess"])
     assert [p.label for p in predictions] == ["pos", "neg"]
 
 
 def _cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "sentiment_pipeline", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=300, env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
+    return subprocess.run(
+        [sys.executable, "-m", "sentiment_pipeline", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**__import__("os").environ, "PYTHONPATH": str(REPO)},
+    )
 
 
 def test_cli_predicts_texts_files_and_csv_as_json_lines(trained, tmp_path):
-    model = str(trained / layout.MODEL_DIR)
+    model = str(trained / paths.MODEL_DIR)
     result = _cli("predict", "--model", model, "great superb film", "awful dull mess", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
@@ -137,11 +144,11 @@ def test_cli_predicts_texts_files_and_csv_as_json_lines(trained, tmp_path):
 
 
 def test_cli_keeps_an_existing_output_unless_forced(trained, tmp_path, monkeypatch, capsys):
-    from sentiment_pipeline.cli import main
+    from sentiment_pipeline.serving.cli import main
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "out.jsonl").write_text("earlier results\n")
-    model = ["--model", str(trained / layout.MODEL_DIR)]
+    model = ["--model", str(trained / paths.MODEL_DIR)]
     assert main(["predict", *model, "--output", "out.jsonl", "great film"]) == 2
     assert "out.jsonl exists: pass --force" in capsys.readouterr().err
     assert (tmp_path / "out.jsonl").read_text() == "earlier results\n"
@@ -153,21 +160,24 @@ def test_cli_keeps_an_existing_output_unless_forced(trained, tmp_path, monkeypat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--csv", "r.csv", "--column", "nope"], "has no column 'nope'"),
-    (["--file", "missing.txt"], "cannot read missing.txt"),
-    (["--model", "no/such/model", "text"], "does not exist"),
-    ([], "give the reviews as arguments, or --file, or --csv"),
-    (["--file", "blank.txt"], "no non-empty review"),
-    (["--batch-size", "0", "text"], "--batch-size must be >= 1"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--csv", "r.csv", "--column", "nope"], "has no column 'nope'"),
+        (["--file", "missing.txt"], "cannot read missing.txt"),
+        (["--model", "no/such/model", "text"], "does not exist"),
+        ([], "give the reviews as arguments, or --file, or --csv"),
+        (["--file", "blank.txt"], "no non-empty review"),
+        (["--batch-size", "0", "text"], "--batch-size must be >= 1"),
+    ],
+)
 def test_cli_bad_input_exits_2_with_one_line(trained, tmp_path, monkeypatch, capsys, args, message):
-    from sentiment_pipeline.cli import main
+    from sentiment_pipeline.serving.cli import main
 
     pd.DataFrame({"review": ["great film"]}).to_csv(tmp_path / "r.csv", index=False)
     (tmp_path / "blank.txt").write_text("\n  \n")
     monkeypatch.chdir(tmp_path)
-    model = [] if "--model" in args else ["--model", str(trained / layout.MODEL_DIR)]
+    model = [] if "--model" in args else ["--model", str(trained / paths.MODEL_DIR)]
     assert main(["predict", *model, *args]) == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and message in errors[0]

@@ -5,8 +5,8 @@ import pytest
 import torch
 from datasets import Dataset
 
-from sentiment_pipeline.batching import restore_order, sort_by_length
-from sentiment_pipeline.sampling import EpochSeededLengthGroupedSampler
+from sentiment_pipeline.data.batching import restore_order, sort_by_length
+from sentiment_pipeline.training.sampling import EpochSeededLengthGroupedSampler
 
 
 @pytest.fixture
@@ -22,7 +22,7 @@ def test_sampler_yields_each_index_once_per_epoch(lengths):
 
 def test_sampler_batches_have_similar_lengths(lengths):
     order = list(EpochSeededLengthGroupedSampler(16, lengths, seed=1))
-    batches = [np.array(lengths)[order[i:i + 16]] for i in range(0, len(order), 16)]
+    batches = [np.array(lengths)[order[i : i + 16]] for i in range(0, len(order), 16)]
     grouped_padding = sum(b.max() * len(b) - b.sum() for b in batches)
     shuffled = np.random.default_rng(1).permutation(lengths)
     random_padding = sum(b.max() * len(b) - b.sum() for b in np.array_split(shuffled, len(batches)))
@@ -45,7 +45,7 @@ def test_sampler_order_depends_on_seed_and_epoch_only(lengths):
 
 def test_sampler_shuffles_batch_order(lengths):
     order = list(EpochSeededLengthGroupedSampler(16, lengths, seed=1))
-    batch_max = [max(lengths[i] for i in order[k:k + 16]) for k in range(16, len(order) - 16, 16)]
+    batch_max = [max(lengths[i] for i in order[k : k + 16]) for k in range(16, len(order) - 16, 16)]
     # the stock sampler sorts each mega-batch longest first, so most neighbours would descend
     descending = sum(a >= b for a, b in zip(batch_max, batch_max[1:]))
     assert descending < 0.75 * (len(batch_max) - 1)

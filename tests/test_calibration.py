@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sentiment_pipeline.calibration import calibration_errors, reliability_table
+from sentiment_pipeline.evaluation.calibration import calibration_errors, reliability_table
 
 
 def test_ece_mce_hand_computed():

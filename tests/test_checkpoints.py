@@ -4,8 +4,9 @@ import json
 
 import pytest
 
-from sentiment_pipeline.checkpoints import CheckpointDir, fingerprint, hash_tree
 from sentiment_pipeline.config import Params
+from sentiment_pipeline.hashing import hash_tree
+from sentiment_pipeline.training.checkpoints import CheckpointDir, fingerprint
 
 
 @pytest.fixture

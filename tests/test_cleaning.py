@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from sentiment_pipeline.cleaning import clean_splits, clean_text
+from sentiment_pipeline.data.cleaning import clean_splits, clean_text
 
 
 @pytest.mark.parametrize(
@@ -26,16 +26,24 @@ def test_clean_splits_drops_and_reports_what_and_why():
     train = _frame(
         [(f"good movie number {i}", 1) for i in range(10)]
         + [(f"bad movie number {i}", 0) for i in range(10)]
-        + [("good movie number 0", 1),  # duplicate
-           ("<br />", 0),  # empty after cleaning
-           ("same words", 0), ("same  words", 1),  # conflicting labels once cleaned
-           ("seen in test", 1)]  # overlaps test
+        + [
+            ("good movie number 0", 1),  # duplicate
+            ("<br />", 0),  # empty after cleaning
+            ("same words", 0),
+            ("same  words", 1),  # conflicting labels once cleaned
+            ("seen in test", 1),
+        ]  # overlaps test
     )
     test = _frame([("seen in test", 1), ("a test review", 0), ("a test review", 0)])
     tables, report = clean_splits(train, test, val_fraction=0.2, seed=0)
     assert report["clean"]["train"] == {
-        "rows_in": 25, "dropped_empty": 1, "dropped_conflicting_labels": 2, "dropped_duplicates": 1,
-        "dropped_test_overlap": 1, "rows_out": 16, "positive_share": 0.5,
+        "rows_in": 25,
+        "dropped_empty": 1,
+        "dropped_conflicting_labels": 2,
+        "dropped_duplicates": 1,
+        "dropped_test_overlap": 1,
+        "rows_out": 16,
+        "positive_share": 0.5,
     }
     assert report["clean"]["test"]["dropped_duplicates"] == 1 and report["clean"]["test"]["rows_out"] == 2
     assert len(tables["validation"]) == 4 and tables["validation"]["label"].sum() == 2  # stratified

@@ -10,7 +10,7 @@ import sys
 import yaml
 from mlflow.tracking import MlflowClient
 
-from conftest import REPO
+from tests.helpers import REPO
 
 
 def test_two_concurrent_trainings_both_complete_in_the_main_store(tmp_path, tokenized_workspace):
@@ -23,11 +23,18 @@ def test_two_concurrent_trainings_both_complete_in_the_main_store(tmp_path, toke
         params = yaml.safe_load((tokenized_workspace / "params.yaml").read_text())
         params["train"].update(lr=lr, epochs=2, logging_steps=1)  # a metric write every step
         (ws / "params.yaml").write_text(yaml.safe_dump(params))
-        env = {**os.environ, "DVC_ROOT": str(main), "DVC_EXP_NAME": f"concurrent-{i}",
-               "PYTHONPATH": str(REPO)}
+        env = {**os.environ, "DVC_ROOT": str(main), "DVC_EXP_NAME": f"concurrent-{i}", "PYTHONPATH": str(REPO)}
         env.pop("MLFLOW_TRACKING_URI", None)
-        procs.append(subprocess.Popen([sys.executable, "-m", "stages.train"], cwd=ws, env=env,
-                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "stages.train"],
+                cwd=ws,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
     outputs = [p.communicate(timeout=600)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [out[-3000:] for out in outputs]
 

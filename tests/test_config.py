@@ -1,8 +1,8 @@
 import pytest
 import yaml
 
-from conftest import REPO
 from sentiment_pipeline.config import Params, ParamsError, flatten, load_params, parse_params
+from tests.helpers import REPO
 
 
 def test_repository_params_load_and_match_the_schema_defaults():

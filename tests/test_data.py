@@ -1,8 +1,9 @@
 import pytest
 from datasets import ClassLabel
 
-from fixtures import make_imdb_like
-from sentiment_pipeline.data import DataError, load_labelled, stratified_subset
+from sentiment_pipeline.data.loading import DataError, load_labelled, stratified_subset
+from sentiment_pipeline.data.sources import SourceError
+from tests.fixtures import make_imdb_like
 
 
 def test_load_local_folder_in_hub_layout(imdb_dir):
@@ -36,7 +37,7 @@ def test_subset_larger_than_data_is_an_error(imdb_dir):
 
 
 def test_missing_local_path_is_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="data.source .* no such folder"):
+    with pytest.raises(SourceError, match="data.source .* no such folder"):
         load_labelled(str(tmp_path / "missing"))
 
 

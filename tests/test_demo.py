@@ -10,11 +10,11 @@ import sys
 
 import pytest
 
-from conftest import REPO
-from local_server import free_port, wait_until_up
-from sentiment_pipeline import layout
-from sentiment_pipeline.analyzer import SentimentAnalyzer
-from sentiment_pipeline.demo import describe_model
+from sentiment_pipeline import paths
+from sentiment_pipeline.inference.analyzer import SentimentAnalyzer
+from sentiment_pipeline.serving.demo import describe_model
+from tests.helpers import REPO
+from tests.local_server import free_port, wait_until_up
 
 _spec = importlib.util.spec_from_file_location("demo_in_browser", REPO / "tools" / "demo_in_browser.py")
 demo_in_browser = importlib.util.module_from_spec(_spec)
@@ -38,10 +38,27 @@ def demo_url(trained_workspace, tmp_path_factory):
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO), "GRADIO_ANALYTICS_ENABLED": "False"}
     server = subprocess.Popen(
-        [sys.executable, "-m", "sentiment_pipeline", "demo", "--model", str(trained_workspace / layout.MODEL_DIR),
-         "--metrics", str(metrics), "--port", str(port), "--device", "cpu"],
-        cwd=trained_workspace, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "sentiment_pipeline",
+            "demo",
+            "--model",
+            str(trained_workspace / paths.MODEL_DIR),
+            "--metrics",
+            str(metrics),
+            "--port",
+            str(port),
+            "--device",
+            "cpu",
+        ],
+        cwd=trained_workspace,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(server, url, 120)
@@ -56,7 +73,7 @@ def test_typing_a_review_shows_the_label_bars_and_model_card(demo_url, chromium,
     shot = tmp_path / "demo.png"
     page = demo_in_browser.classify_in_browser(demo_url, review, screenshot=shot, chromium=chromium)
 
-    expected = SentimentAnalyzer.from_pretrained(trained_workspace / layout.MODEL_DIR, device="cpu").predict(review)
+    expected = SentimentAnalyzer.from_pretrained(trained_workspace / paths.MODEL_DIR, device="cpu").predict(review)
     names = {"neg": "negative", "pos": "positive"}
     assert page["label"] == names[expected.label]
     assert page["bars"] == pytest.approx({names[k]: 100 * v for k, v in expected.scores.items()}, abs=0.01)
@@ -74,14 +91,14 @@ def test_bad_input_in_the_page_gets_a_message_and_the_app_stays_up(demo_url, chr
 
 def test_the_model_card_reads_the_workspace_metrics_for_models_best(trained_workspace, monkeypatch):
     monkeypatch.chdir(trained_workspace)
-    analyzer = SentimentAnalyzer.from_pretrained(layout.MODEL_DIR, device="cpu")
-    card = describe_model(str(layout.MODEL_DIR), analyzer, None)
+    analyzer = SentimentAnalyzer.from_pretrained(paths.MODEL_DIR, device="cpu")
+    card = describe_model(str(paths.MODEL_DIR), analyzer, None)
     assert card.test_accuracy is None  # the train stage ran, the evaluate stage did not: no eval.json
-    (trained_workspace / layout.EVAL_METRICS).write_text(json.dumps({"accuracy": 0.8125}))
+    (trained_workspace / paths.EVAL_METRICS).write_text(json.dumps({"accuracy": 0.8125}))
     try:
-        card = describe_model(str(layout.MODEL_DIR), analyzer, None)
-        assert card.test_accuracy == 0.8125 and card.source == str(layout.EVAL_METRICS)
+        card = describe_model(str(paths.MODEL_DIR), analyzer, None)
+        assert card.test_accuracy == 0.8125 and card.source == str(paths.EVAL_METRICS)
         # a folder elsewhere is not scored by the workspace's eval.json
         assert describe_model("/elsewhere/model", analyzer, None).test_accuracy is None
     finally:
-        (trained_workspace / layout.EVAL_METRICS).unlink()
+        (trained_workspace / paths.EVAL_METRICS).unlink()

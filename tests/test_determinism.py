@@ -6,10 +6,10 @@ import yaml
 from datasets import load_from_disk
 from safetensors.torch import load_file
 
-from sentiment_pipeline.checkpoints import CheckpointDir
 from sentiment_pipeline.config import parse_params
-from sentiment_pipeline.inference import predict_proba
-from sentiment_pipeline.training import train
+from sentiment_pipeline.inference.predictor import predict_folder as predict_proba
+from sentiment_pipeline.training.checkpoints import CheckpointDir
+from sentiment_pipeline.training.fit import train
 
 TIMING = ("epoch_time_s", "epoch_examples_per_s", "step_time_s")
 
@@ -32,7 +32,7 @@ def twice(tokenized_workspace, tmp_path_factory):
 def test_two_trainings_are_identical(twice):
     outcomes, _, _ = twice
     (first, w1, p1), (second, w2, p2) = outcomes
-    strip = lambda rows: [{k: v for k, v in r.items() if k not in TIMING} for r in rows]  # noqa: E731
+    strip = lambda rows: [{k: v for k, v in r.items() if k not in TIMING} for r in rows]
     assert strip(first.epochs) == strip(second.epochs)
     assert first.steps == second.steps
     assert all((w1[name] == w2[name]).all() for name in w1)

@@ -10,7 +10,7 @@ import pandas as pd
 import yaml
 from mlflow.tracking import MlflowClient
 
-from conftest import REPO
+from tests.helpers import REPO
 
 
 def test_two_gloo_processes_write_one_model_and_one_run(tokenized_workspace, tmp_path):
@@ -20,8 +20,14 @@ def test_two_gloo_processes_write_one_model_and_one_run(tokenized_workspace, tmp
     params["train"]["processes"] = 2
     (root / "params.yaml").write_text(yaml.safe_dump(params))
 
-    result = subprocess.run([sys.executable, "-m", "stages.train"], cwd=root, capture_output=True, text=True,
-                            timeout=600, env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
+    result = subprocess.run(
+        [sys.executable, "-m", "stages.train"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**__import__("os").environ, "PYTHONPATH": str(REPO)},
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
     assert "torch.distributed.run" in output and "--nproc_per_node=2" in output

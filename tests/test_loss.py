@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sentiment_pipeline.loss import SentimentWeightedLoss
+from sentiment_pipeline.training.loss import SentimentWeightedLoss
 
 LN3 = math.log(3.0)
 

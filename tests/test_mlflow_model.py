@@ -16,10 +16,9 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
-from conftest import REPO
-from fixtures import training_run
-from local_server import free_port, wait_until_up
-from sentiment_pipeline import layout
+from sentiment_pipeline import paths
+from tests.fixtures import training_run
+from tests.local_server import free_port, wait_until_up
 
 NAME = "tiny-sentiment"
 
@@ -44,7 +43,7 @@ def test_evaluate_registers_a_version_with_signature_and_scores(registered):
     client = MlflowClient(uri)
     version = client.get_model_version(NAME, "1")
     assert version.run_id == training_run(registered).info.run_id
-    accuracy = json.loads((registered / layout.EVAL_METRICS).read_text())["accuracy"]
+    accuracy = json.loads((registered / paths.EVAL_METRICS).read_text())["accuracy"]
     assert version.tags["test_accuracy"] == f"{accuracy:.4f}"
     mlflow.set_tracking_uri(uri)
     info = mlflow.models.get_model_info(f"models:/{NAME}/1")
@@ -57,8 +56,9 @@ def test_evaluate_registers_a_version_with_signature_and_scores(registered):
 
 
 def _post(url, payload):
-    request = urllib.request.Request(url, data=json.dumps(payload).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, json.loads(response.read())
@@ -68,19 +68,41 @@ def _post(url, payload):
 
 def test_mlflow_models_serve_answers_invocations(registered):
     port = free_port()
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{registered / 'mlflow.db'}",
-           "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}"}
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": f"sqlite:///{registered / 'mlflow.db'}",
+        "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}",
+    }
     server = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/{NAME}/1", "--env-manager", "local",
-         "--host", "127.0.0.1", "--port", str(port)],
-        cwd=registered, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "models",
+            "serve",
+            "-m",
+            f"models:/{NAME}/1",
+            "--env-manager",
+            "local",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=registered,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(server, f"{base}/ping", 180)
 
-        status, body = _post(f"{base}/invocations", {"dataframe_records": [{"text": "great superb film"},
-                                                                           {"text": "awful dull mess"}]})
+        status, body = _post(
+            f"{base}/invocations", {"dataframe_records": [{"text": "great superb film"}, {"text": "awful dull mess"}]}
+        )
         assert status == 200, body
         rows = body["predictions"]
         assert len(rows) == 2 and {"label", "confidence", "score_neg", "score_pos"} <= set(rows[0])
@@ -108,10 +130,10 @@ def test_mlflow_models_serve_answers_invocations(registered):
 
 
 def test_the_demo_names_a_registered_version_and_its_tagged_accuracy(registered, monkeypatch):
-    from sentiment_pipeline.demo import describe_model
+    from sentiment_pipeline.serving.demo import describe_model
 
     monkeypatch.chdir(registered)  # the workspace's mlflow.db is the default store
     card = describe_model(f"models:/{NAME}/1", analyzer=None, metrics=None)
-    accuracy = json.loads((registered / layout.EVAL_METRICS).read_text())["accuracy"]
+    accuracy = json.loads((registered / paths.EVAL_METRICS).read_text())["accuracy"]
     assert card.name == f"{NAME} v1" and card.test_accuracy == pytest.approx(accuracy, abs=1e-4)
     assert describe_model(f"models:/{NAME}/7", analyzer=None, metrics=None).test_accuracy is None

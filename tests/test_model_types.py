@@ -11,16 +11,17 @@ import pytest
 import torch
 import yaml
 from datasets import Dataset, load_from_disk
-from mlflow.tracking import MlflowClient
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
-from fixtures import make_tiny_transformer, training_run
-from sentiment_pipeline import layout, tfidf_logreg
-from sentiment_pipeline.bilstm import BiLSTMConfig, BiLSTMForSequenceClassification
+from sentiment_pipeline import paths
 from sentiment_pipeline.config import Params
 from sentiment_pipeline.errors import PipelineInputError
+from sentiment_pipeline.models import tfidf
+from sentiment_pipeline.models.bilstm import BiLSTMConfig, BiLSTMForSequenceClassification
+from sentiment_pipeline.training import tfidf_fit
+from tests.fixtures import make_tiny_transformer, training_run
 
 
 def workspace_for(tmp_path, tokenized_workspace, **model):
@@ -50,6 +51,7 @@ def mlflow_run(root):
 
 # -- BiLSTM -------------------------------------------------------------------
 
+
 def test_bilstm_ignores_padding():
     torch.manual_seed(0)
     config = BiLSTMConfig(vocab_size=50, embedding_dim=8, hidden_size=6, num_layers=2, dropout=0.0, num_labels=2)
@@ -71,28 +73,32 @@ def test_bilstm_vocabulary_is_learnt_from_train_only(tmp_path, tokenized_workspa
     test.to_parquet(root / "data/clean/test.parquet", index=False)
     run_stages(root, monkeypatch, "tokenize")
 
-    tokenizer = AutoTokenizer.from_pretrained(root / layout.TOKENIZER_DIR)
+    tokenizer = AutoTokenizer.from_pretrained(root / paths.TOKENIZER_DIR)
     vocab = tokenizer.get_vocab()
     assert "zyzzyva" not in vocab and "masterpiece" in vocab
-    first = load_from_disk(str(root / layout.TOKENIZED_DIR))["test"][0]["input_ids"]
+    first = load_from_disk(str(root / paths.TOKENIZED_DIR))["test"][0]["input_ids"]
     assert first[0] == tokenizer.unk_token_id
-    assert "token_type_ids" not in load_from_disk(str(root / layout.TOKENIZED_DIR))["train"].column_names
+    assert "token_type_ids" not in load_from_disk(str(root / paths.TOKENIZED_DIR))["train"].column_names
 
 
 def test_bilstm_trains_and_evaluates_through_the_stages(tmp_path, tokenized_workspace, monkeypatch):
-    root = workspace_for(tmp_path, tokenized_workspace, type="bilstm",
-                         bilstm={"embedding_dim": 16, "hidden_size": 16, "min_frequency": 1})
+    root = workspace_for(
+        tmp_path,
+        tokenized_workspace,
+        type="bilstm",
+        bilstm={"embedding_dim": 16, "hidden_size": 16, "min_frequency": 1},
+    )
     run_stages(root, monkeypatch, "tokenize", "train", "evaluate")
-    model_dir = root / layout.MODEL_DIR
+    model_dir = root / paths.MODEL_DIR
     model = AutoModelForSequenceClassification.from_pretrained(model_dir)  # via the registered Auto type
     assert isinstance(model, BiLSTMForSequenceClassification)
     assert model.lstm.num_layers == 2 and model.lstm.bidirectional
     saved = json.loads((model_dir / "sentiment_pipeline.json").read_text())
     assert saved["model_type"] == "bilstm"
-    train = json.loads((root / layout.TRAIN_METRICS).read_text())
+    train = json.loads((root / paths.TRAIN_METRICS).read_text())
     assert train["n_parameters"] == sum(p.numel() for p in model.parameters())
     assert train["model_size_mb"] > 0
-    evaluation = json.loads((root / layout.EVAL_METRICS).read_text())
+    evaluation = json.loads((root / paths.EVAL_METRICS).read_text())
     assert 0 <= evaluation["accuracy"] <= 1 and evaluation["n_examples"] == 60
     run = mlflow_run(root)
     assert run.data.tags["model_type"] == "bilstm"
@@ -102,16 +108,17 @@ def test_bilstm_trains_and_evaluates_through_the_stages(tmp_path, tokenized_work
 
 # -- TF-IDF + logistic regression ----------------------------------------------
 
+
 def test_tfidf_logreg_through_the_stages_without_pickle(tmp_path, tokenized_workspace, monkeypatch):
     root = workspace_for(tmp_path, tokenized_workspace, type="tfidf_logreg")
     run_stages(root, monkeypatch, "tokenize", "train", "evaluate", "plot")
-    tokenized = load_from_disk(str(root / layout.TOKENIZED_DIR))
+    tokenized = load_from_disk(str(root / paths.TOKENIZED_DIR))
     assert "text" in tokenized["train"].column_names and not any(tokenized["test"]["truncated"])
-    model_dir = root / layout.MODEL_DIR
-    assert sorted(p.name for p in model_dir.iterdir()) == sorted([*tfidf_logreg.MODEL_FILES, "sentiment_pipeline.json"])
-    evaluation = json.loads((root / layout.EVAL_METRICS).read_text())
+    model_dir = root / paths.MODEL_DIR
+    assert sorted(p.name for p in model_dir.iterdir()) == sorted([*tfidf.MODEL_FILES, "sentiment_pipeline.json"])
+    evaluation = json.loads((root / paths.EVAL_METRICS).read_text())
     assert evaluation["accuracy"] >= 0.9  # the cue words make the fixture easy for a bag of n-grams
-    history = pd.read_csv(root / layout.TRAIN_HISTORY)
+    history = pd.read_csv(root / paths.TRAIN_HISTORY)
     assert len(history) == 1 and history.loc[0, "val_f1"] > 0.8
     assert (root / "plots/roc_curve.png").is_file()
     run = mlflow_run(root)
@@ -129,76 +136,83 @@ def _toy_train():
 
 
 def _params(length_weight, confidence_penalty):
-    return Params.model_validate({"model": {"type": "tfidf_logreg", "tfidf_logreg": {"min_df": 1}},
-                                  "train": {"loss": {"length_weight": length_weight,
-                                                     "confidence_penalty": confidence_penalty}}})
+    return Params.model_validate(
+        {
+            "model": {"type": "tfidf_logreg", "tfidf_logreg": {"min_df": 1}},
+            "train": {"loss": {"length_weight": length_weight, "confidence_penalty": confidence_penalty}},
+        }
+    )
 
 
 def test_tfidf_logreg_without_loss_terms_is_plain_logistic_regression():
     train = _toy_train()
-    model, _ = tfidf_logreg.fit(_params(0, 0), train)
+    model, _ = tfidf_fit.fit(_params(0, 0), train)
     plain = LogisticRegression(C=4.0, max_iter=1000, random_state=42).fit(
-        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1, dtype=np.float32).fit_transform(
-            train["text"]), train["label"])
+        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1, dtype=np.float32).fit_transform(train["text"]),
+        train["label"],
+    )
     np.testing.assert_allclose(model.named_steps["logreg"].coef_, plain.coef_, rtol=1e-5, atol=1e-6)
 
 
 def test_tfidf_logreg_applies_both_loss_weights():
     train = _toy_train()
-    coef = {key: tfidf_logreg.fit(_params(*key), train)[0].named_steps["logreg"].coef_
-            for key in [(0, 0), (1, 0), (0, 2)]}
+    coef = {key: tfidf_fit.fit(_params(*key), train)[0].named_steps["logreg"].coef_ for key in [(0, 0), (1, 0), (0, 2)]}
     assert not np.allclose(coef[(1, 0)], coef[(0, 0)])  # length weights reach the fit
     assert not np.allclose(coef[(0, 2)], coef[(0, 0)])  # and so does the confidence penalty
 
 
 def test_tfidf_logreg_saves_plain_arrays_and_loads_the_same_model(tmp_path):
     train = _toy_train()
-    model, _ = tfidf_logreg.fit(_params(0.5, 1.0), train)
-    tfidf_logreg.save(model, tmp_path)
-    loaded = tfidf_logreg.load(tmp_path)
-    np.testing.assert_array_equal(tfidf_logreg.predict_proba(loaded, train["text"]),
-                                  tfidf_logreg.predict_proba(model, train["text"]))
-    terms = json.loads((tmp_path / tfidf_logreg.VOCABULARY_FILE).read_text())
+    model, _ = tfidf_fit.fit(_params(0.5, 1.0), train)
+    tfidf.save(model, tmp_path)
+    loaded = tfidf.load(tmp_path)
+    np.testing.assert_array_equal(tfidf.predict_proba(loaded, train["text"]), tfidf.predict_proba(model, train["text"]))
+    terms = json.loads((tmp_path / tfidf.VOCABULARY_FILE).read_text())
     assert len(terms) == len(model.named_steps["tfidf"].vocabulary_) and "good good" in terms
 
 
 def test_tfidf_logreg_refuses_a_corrupted_model_folder(tmp_path):
-    model, _ = tfidf_logreg.fit(_params(0, 0), _toy_train())
-    tfidf_logreg.save(model, tmp_path)
-    terms = json.loads((tmp_path / tfidf_logreg.VOCABULARY_FILE).read_text())
-    (tmp_path / tfidf_logreg.VOCABULARY_FILE).write_text(json.dumps(terms[:-1]))  # one term short
+    model, _ = tfidf_fit.fit(_params(0, 0), _toy_train())
+    tfidf.save(model, tmp_path)
+    terms = json.loads((tmp_path / tfidf.VOCABULARY_FILE).read_text())
+    (tmp_path / tfidf.VOCABULARY_FILE).write_text(json.dumps(terms[:-1]))  # one term short
     with pytest.raises(PipelineInputError, match="corrupted tfidf_logreg model"):
-        tfidf_logreg.load(tmp_path)
-    (tmp_path / tfidf_logreg.WEIGHTS_FILE).unlink()
+        tfidf.load(tmp_path)
+    (tmp_path / tfidf.WEIGHTS_FILE).unlink()
     with pytest.raises(PipelineInputError, match="missing tfidf_logreg.safetensors"):
-        tfidf_logreg.load(tmp_path)
+        tfidf.load(tmp_path)
 
 
 # -- transformers of several architectures ---------------------------------------
 
-@pytest.mark.parametrize("arch, head", [
-    ("bert", "BertForSequenceClassification"),
-    ("distilbert", "DistilBertForSequenceClassification"),
-    ("albert", "AlbertForSequenceClassification"),
-    ("roberta", "RobertaForSequenceClassification"),
-])
-def test_transformer_architectures_run_through_the_pipeline(arch, head, tmp_path, tokenized_workspace,
-                                                            imdb_dir, monkeypatch):
+
+@pytest.mark.parametrize(
+    "arch, head",
+    [
+        ("bert", "BertForSequenceClassification"),
+        ("distilbert", "DistilBertForSequenceClassification"),
+        ("albert", "AlbertForSequenceClassification"),
+        ("roberta", "RobertaForSequenceClassification"),
+    ],
+)
+def test_transformer_architectures_run_through_the_pipeline(
+    arch, head, tmp_path, tokenized_workspace, imdb_dir, monkeypatch
+):
     corpus = pd.read_parquet(imdb_dir / "plain_text" / "train-00000-of-00001.parquet")["text"].tolist()
     model_src = make_tiny_transformer(arch, tmp_path / f"tiny-{arch}", corpus)
     root = workspace_for(tmp_path, tokenized_workspace, type="transformer", name=str(model_src))
     run_stages(root, monkeypatch, "tokenize", "train", "evaluate")
-    model_dir = root / layout.MODEL_DIR
+    model_dir = root / paths.MODEL_DIR
     assert AutoConfig.from_pretrained(model_dir).architectures == [head]
-    evaluation = json.loads((root / layout.EVAL_METRICS).read_text())
+    evaluation = json.loads((root / paths.EVAL_METRICS).read_text())
     assert evaluation["n_examples"] == 60 and 0 <= evaluation["accuracy"] <= 1
-    train = json.loads((root / layout.TRAIN_METRICS).read_text())
+    train = json.loads((root / paths.TRAIN_METRICS).read_text())
     assert train["n_parameters"] > 0 and train["model_size_mb"] > 0
     assert mlflow_run(root).data.tags["model_name"] == str(model_src)
 
 
 def test_predicting_from_a_folder_that_is_no_model_names_it(tmp_path):
-    from sentiment_pipeline.inference import predict_proba
+    from sentiment_pipeline.inference.predictor import predict_folder as predict_proba
 
     with pytest.raises(PipelineInputError, match="not a model folder of this pipeline"):
         predict_proba(tmp_path, Dataset.from_dict({"text": ["fine"]}))

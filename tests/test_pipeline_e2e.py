@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from dvc_project import STAGES, dvc, make_project, runs, sh, stages_run
+from tests.dvc_project import STAGES, dvc, make_project, runs, sh, stages_run
 
 
 @pytest.fixture(scope="module")
@@ -18,8 +18,15 @@ def test_repro_runs_every_stage_then_nothing(project):
     root, _ = project
     assert stages_run(dvc(project, "repro")) == STAGES
     assert stages_run(dvc(project, "repro")) == []
-    for out in ("metrics/train.json", "metrics/eval.json", "metrics/clean.json", "plots/roc_curve.png",
-                "models/best/model.safetensors", "reports/train_history.csv", "dvc.lock"):
+    for out in (
+        "metrics/train.json",
+        "metrics/eval.json",
+        "metrics/clean.json",
+        "plots/roc_curve.png",
+        "models/best/model.safetensors",
+        "reports/train_history.csv",
+        "dvc.lock",
+    ):
         assert (root / out).is_file(), out
     assert "test_accuracy" in runs(root)[0].data.metrics
 
@@ -65,8 +72,14 @@ def test_plots_diff_renders_both_experiments(project):
 
 def test_invalid_param_fails_fast_naming_the_key(project):
     root, env = project
-    result = subprocess.run([sys.executable, "-m", "dvc", "exp", "run", "-S", "train.lr=-1"],
-                            cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", "dvc", "exp", "run", "-S", "train.lr=-1"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode != 0
     assert "train.lr" in result.stdout + result.stderr and "greater than 0" in result.stdout + result.stderr
 
@@ -83,4 +96,3 @@ def test_ablation_collector_reads_dvc_exp_show(project):
     table = ablation.summary(rows)
     assert len(table) == 2 and set(table["runs"]) == {1}
     assert "| 1.5 | 1 | 1 |" in ablation.to_markdown(table)
-

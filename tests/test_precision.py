@@ -2,8 +2,8 @@
 
 import pytest
 
-from sentiment_pipeline import precision as prec
 from sentiment_pipeline.config import ParamsError
+from sentiment_pipeline.training import precision as prec
 
 
 def test_auto_is_fp32_on_cpu():

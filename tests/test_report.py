@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sentiment_pipeline.error_analysis import error_analysis, to_markdown
-from sentiment_pipeline.evaluation import predictions_table
-from sentiment_pipeline.report import length_bucket_table, length_buckets, pr_table, evaluation_metrics
+from sentiment_pipeline.evaluation.error_analysis import error_analysis, to_markdown
+from sentiment_pipeline.evaluation.metrics import predictions_table
+from sentiment_pipeline.evaluation.report import evaluation_metrics, length_bucket_table, length_buckets, pr_table
 
 
 def test_per_class_and_macro_metrics():
@@ -42,8 +42,18 @@ def analysed():
     labels = np.array([0, 1, 0, 1, 1, 0, 0, 1, 1, 0])
     prob = np.array([0.99, 0.2, 0.1, 0.9, 0.8, 0.6, 0.3, 0.7, 0.95, 0.05])
     n_words = np.array([5, 300, 12, 40, 41, 50, 60, 70, 80, 900])
-    texts = ["Not good at all, never again", "A | fine film", "bad", "great", "great fun", "I didn't hate it",
-             "meh", "good", "superb", "no"]
+    texts = [
+        "Not good at all, never again",
+        "A | fine film",
+        "bad",
+        "great",
+        "great fun",
+        "I didn't hate it",
+        "meh",
+        "good",
+        "superb",
+        "no",
+    ]
     predictions = predictions_table(labels, prob, n_words, n_words, np.zeros(10, bool))
     return error_analysis(predictions, pd.Series(texts), k=2, max_chars=12)
 

@@ -8,8 +8,8 @@ import shutil
 import pytest
 import yaml
 
-from dvc_project import STAGES, dvc, make_project, stages_run
-from sentiment_pipeline import layout
+from sentiment_pipeline import paths
+from tests.dvc_project import STAGES, dvc, make_project, stages_run
 
 # outputs that hold timings (and so differ run to run): everything else must be identical
 TIMING_OUTPUTS = {"metrics/train.json", "metrics/eval.json", "reports/train_history.csv", "plots"}
@@ -21,8 +21,10 @@ def lock_hashes(root) -> dict:
 
 
 def metrics_without_timing(root) -> dict:
-    return {path: {k: v for k, v in yaml.safe_load((root / path).read_text()).items() if k != layout.TIMING_KEY}
-            for path in ("metrics/clean.json", "metrics/train.json", "metrics/eval.json")}
+    return {
+        path: {k: v for k, v in yaml.safe_load((root / path).read_text()).items() if k != paths.TIMING_KEY}
+        for path in ("metrics/clean.json", "metrics/train.json", "metrics/eval.json")
+    }
 
 
 @pytest.fixture(scope="module")
@@ -47,11 +49,12 @@ def test_full_rerun_gives_the_same_model_and_metrics(project):
     assert stages_run(dvc(project, "repro", "-f")) == STAGES
     again = lock_hashes(root)
     assert again["models/best"] == hashes["models/best"]
-    assert {p: h for p, h in again.items() if p not in TIMING_OUTPUTS} == \
-           {p: h for p, h in hashes.items() if p not in TIMING_OUTPUTS}
+    assert {p: h for p, h in again.items() if p not in TIMING_OUTPUTS} == {
+        p: h for p, h in hashes.items() if p not in TIMING_OUTPUTS
+    }
     assert metrics_without_timing(root) == metrics
     train = yaml.safe_load((root / "metrics/train.json").read_text())
-    assert set(train[layout.TIMING_KEY]) == {"train_runtime_s", "train_examples_per_s"}
+    assert set(train[paths.TIMING_KEY]) == {"train_runtime_s", "train_examples_per_s"}
     assert str(root) not in "".join((root / p).read_text() for p in ("metrics/train.json", "dvc.lock"))
 
 

@@ -13,8 +13,8 @@ import yaml
 from mlflow.entities import RunStatus
 from safetensors.torch import load_file
 
-from conftest import REPO
-from dvc_project import dvc, make_project, runs, stages_run
+from tests.dvc_project import dvc, make_project, runs, stages_run
+from tests.helpers import REPO
 
 EVERY = 4  # checkpoint_every_steps
 
@@ -48,9 +48,14 @@ def test_sigkilled_training_resumes_exactly(project):
     # retrain from scratch (the finished state says so), SIGKILLed 3 steps into epoch 2
     last_checkpoint = steps_per_epoch + EVERY
     kill_step = last_checkpoint + 3
-    killed = subprocess.run([sys.executable, str(REPO / "tests/train_then_sigkill.py"), str(kill_step)],
-                            cwd=root, env={**env, "PYTHONPATH": str(root)}, capture_output=True, text=True,
-                            timeout=600)
+    killed = subprocess.run(
+        [sys.executable, str(REPO / "tests/train_then_sigkill.py"), str(kill_step)],
+        cwd=root,
+        env={**env, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     checkpoints = root / "models/checkpoints"
     assert json.loads((checkpoints / "state.json").read_text())["status"] == "running"
@@ -64,16 +69,18 @@ def test_sigkilled_training_resumes_exactly(project):
     assert stages_run(output)[0] == "train"
 
     metrics = json.loads((root / "metrics/train.json").read_text())
-    assert {k: v for k, v in metrics.items() if k != "timing"} == \
-           {k: v for k, v in reference["metrics"].items() if k != "timing"}
+    assert {k: v for k, v in metrics.items() if k != "timing"} == {
+        k: v for k, v in reference["metrics"].items() if k != "timing"
+    }
     weights = load_file(root / "models/best/model.safetensors")
     assert weights.keys() == reference["weights"].keys()
     for name, tensor in weights.items():
         assert (tensor == reference["weights"][name]).all(), name  # bit for bit
     history = pd.read_csv(root / "reports/train_history.csv")
     timing_columns = ["epoch_time_s", "epoch_examples_per_s", "step_time_s"]
-    pd.testing.assert_frame_equal(history.drop(columns=timing_columns),
-                                  reference["history"].drop(columns=timing_columns))
+    pd.testing.assert_frame_equal(
+        history.drop(columns=timing_columns), reference["history"].drop(columns=timing_columns)
+    )
     # the interrupted epoch's time counts the part before the kill too
     assert history["epoch_time_s"][1] > 0
 

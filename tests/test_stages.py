@@ -10,9 +10,9 @@ import yaml
 from datasets import load_from_disk
 from mlflow.tracking import MlflowClient
 
-from conftest import tiny_params
-from fixtures import training_run
-from sentiment_pipeline import layout
+from sentiment_pipeline import paths
+from tests.fixtures import training_run
+from tests.helpers import tiny_params
 
 
 @pytest.fixture(scope="module")
@@ -37,40 +37,42 @@ def test_download(workspace, monkeypatch):
 
 def test_clean(workspace, monkeypatch):
     run_stage("clean", workspace, monkeypatch)
-    report = json.loads((workspace / layout.CLEAN_REPORT).read_text())["clean"]
+    report = json.loads((workspace / paths.CLEAN_REPORT).read_text())["clean"]
     assert report["train"]["dropped_empty"] == 1
     assert report["train"]["dropped_duplicates"] == 1
     assert report["train"]["dropped_test_overlap"] == 1
-    tables = {s: pd.read_parquet(workspace / f"data/clean/{s}.parquet") for s in layout.SPLITS}
+    tables = {s: pd.read_parquet(workspace / f"data/clean/{s}.parquet") for s in paths.SPLITS}
     assert len(tables["train"]) + len(tables["validation"]) == 120
     assert not tables["train"]["text"].str.contains("<br").any()
 
 
 def test_tokenize(workspace, monkeypatch):
     run_stage("tokenize", workspace, monkeypatch)
-    tokenized = load_from_disk(str(workspace / layout.TOKENIZED_DIR))
-    assert set(tokenized) == set(layout.SPLITS)
+    tokenized = load_from_disk(str(workspace / paths.TOKENIZED_DIR))
+    assert set(tokenized) == set(paths.SPLITS)
     train = tokenized["train"]
-    assert {"input_ids", "attention_mask", "label", "n_words", "n_tokens", "length", "truncated"} <= set(train.column_names)
+    assert {"input_ids", "attention_mask", "label", "n_words", "n_tokens", "length", "truncated"} <= set(
+        train.column_names
+    )
     assert max(train["length"]) == 64 and any(train["truncated"])
 
 
 def test_train(workspace, monkeypatch):
     run_stage("train", workspace, monkeypatch)
-    model_dir = workspace / layout.MODEL_DIR
+    model_dir = workspace / paths.MODEL_DIR
     assert (model_dir / "model.safetensors").is_file() and (model_dir / "tokenizer.json").is_file()
     assert not list(model_dir.glob("*.bin")) and not list(model_dir.glob("*.pt*"))  # no pickles
     assert json.loads((model_dir / "sentiment_pipeline.json").read_text())["max_length"] == 64
     # a finished training leaves no checkpoint, only a state that makes the next run start fresh
-    checkpoints = workspace / layout.CHECKPOINT_DIR
+    checkpoints = workspace / paths.CHECKPOINT_DIR
     assert [p.name for p in checkpoints.iterdir()] == ["state.json"]
     assert json.loads((checkpoints / "state.json").read_text())["status"] == "finished"
-    metrics = json.loads((workspace / layout.TRAIN_METRICS).read_text())
-    history = pd.read_csv(workspace / layout.TRAIN_HISTORY)
+    metrics = json.loads((workspace / paths.TRAIN_METRICS).read_text())
+    history = pd.read_csv(workspace / paths.TRAIN_HISTORY)
     assert list(history["epoch"]) == [1, 2, 3] and metrics["epochs_run"] == 3
     assert metrics["val_f1"] == history["val_f1"].max()
     assert {"train_loss", "val_loss", "val_accuracy", "val_f1", "epoch_time_s"} <= set(history.columns)
-    assert len(pd.read_csv(workspace / layout.TRAIN_STEPS)) >= 2
+    assert len(pd.read_csv(workspace / paths.TRAIN_STEPS)) >= 2
 
 
 def _run(workspace):
@@ -90,17 +92,31 @@ def test_train_logged_an_mlflow_run(workspace):
 
 def test_evaluate(workspace, monkeypatch):
     run_stage("evaluate", workspace, monkeypatch)
-    metrics = json.loads((workspace / layout.EVAL_METRICS).read_text())
-    assert {"accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "pr_auc", "brier", "ece", "mce",
-            "f1_neg", "f1_pos", "f1_macro", "truncated_share"} <= set(metrics)
+    metrics = json.loads((workspace / paths.EVAL_METRICS).read_text())
+    assert {
+        "accuracy",
+        "precision",
+        "recall",
+        "f1",
+        "roc_auc",
+        "log_loss",
+        "pr_auc",
+        "brier",
+        "ece",
+        "mce",
+        "f1_neg",
+        "f1_pos",
+        "f1_macro",
+        "truncated_share",
+    } <= set(metrics)
     assert 0 <= metrics["ece"] <= metrics["mce"] <= 1
     assert sum(b["n"] for b in metrics["by_length"].values()) == 60
-    errors = json.loads((workspace / layout.ERRORS_JSON).read_text())
+    errors = json.loads((workspace / paths.ERRORS_JSON).read_text())
     assert errors["n_errors"] == round((1 - metrics["accuracy"]) * 60)
     assert errors["false_positives"] + errors["false_negatives"] == errors["n_errors"]
-    assert (workspace / layout.ERRORS_MD).read_text().startswith("# Error analysis")
+    assert (workspace / paths.ERRORS_MD).read_text().startswith("# Error analysis")
     assert metrics["n_examples"] == 60
-    predictions = pd.read_csv(workspace / layout.PREDICTIONS)
+    predictions = pd.read_csv(workspace / paths.PREDICTIONS)
     assert len(predictions) == 60
     assert metrics["accuracy"] == pytest.approx((predictions["label"] == predictions["predicted"]).mean())
     # the tiny model learns the fixture's cue words
@@ -113,10 +129,21 @@ def test_evaluate(workspace, monkeypatch):
 
 def test_plot(workspace, monkeypatch):
     run_stage("plot", workspace, monkeypatch)
-    pngs = sorted(p.name for p in (workspace / layout.PLOTS_DIR).glob("*.png"))
-    assert pngs == sorted(["train_loss.png", "validation_metrics.png", "validation_f1_smoothed.png",
-                           "epoch_time.png", "roc_curve.png", "confusion_matrix.png", "pr_curve.png",
-                           "reliability_diagram.png", "confidence_histogram.png", "accuracy_by_length.png"])
+    pngs = sorted(p.name for p in (workspace / paths.PLOTS_DIR).glob("*.png"))
+    assert pngs == sorted(
+        [
+            "train_loss.png",
+            "validation_metrics.png",
+            "validation_f1_smoothed.png",
+            "epoch_time.png",
+            "roc_curve.png",
+            "confusion_matrix.png",
+            "pr_curve.png",
+            "reliability_diagram.png",
+            "confidence_histogram.png",
+            "accuracy_by_length.png",
+        ]
+    )
     run = _run(workspace)
     client = MlflowClient(f"sqlite:///{workspace / 'mlflow.db'}")
     logged = sorted(a.path.split("/")[-1] for a in client.list_artifacts(run.info.run_id, "plots"))

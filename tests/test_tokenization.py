@@ -1,7 +1,8 @@
 import pytest
 from datasets import Dataset
 
-from sentiment_pipeline.tokenization import SpecialTokens, load_tokenizer, tokenize_dataset, truncate_ids
+from sentiment_pipeline.data.encoding import SpecialTokens, load_tokenizer, tokenize_dataset, truncate_ids
+from sentiment_pipeline.data.sources import SourceError
 
 IDS = list(range(10))
 
@@ -52,5 +53,5 @@ def test_tokenize_dataset_keeps_lengths_and_truncates(tiny_model_dir, strategy):
 
 
 def test_unknown_model_folder_is_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="model.name"):
+    with pytest.raises(SourceError, match="model.name"):
         load_tokenizer(str(tmp_path / "no-model"))

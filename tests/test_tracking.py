@@ -1,4 +1,4 @@
-import json
+import os
 import subprocess
 import sys
 
@@ -21,7 +21,7 @@ def test_dvc_root_points_temp_workspaces_at_the_main_store(monkeypatch, tmp_path
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DVC_ROOT", str(main))
     assert tracking.tracking_uri() == f"sqlite:///{main.resolve() / 'mlflow.db'}"
-    monkeypatch.setattr(tracking, "_USER_TRACKING_URI", "http://127.0.0.1:5000")  # the user's, at start-up
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")  # the user's, read when needed
     assert tracking.tracking_uri() == "http://127.0.0.1:5000"
 
 
@@ -34,14 +34,17 @@ def test_store_follows_the_workspace_after_mlflow_set_tracking_uri(monkeypatch, 
         uri = tracking.tracking_uri()
         assert uri == f"sqlite:///{(tmp_path / name).resolve() / 'mlflow.db'}"
         tracking.prepare_experiment("exp", uri)
+        assert "MLFLOW_TRACKING_URI" not in os.environ  # pointing MLflow at a store leaves the variable alone
 
 
 def test_concurrent_first_use_of_a_new_store(tmp_path):
     # four processes create the same new store and experiment at once
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     code = f"from sentiment_pipeline.tracking import prepare_experiment; print(prepare_experiment('race', {uri!r}))"
-    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for _ in range(4)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
     results = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), [err[-2000:] for _, err in results]
     assert len({out.strip() for out, _ in results}) == 1  # one experiment, the same id for all
@@ -64,13 +67,11 @@ def test_resume_of_a_model_no_run_trained_warns_and_logs_nothing(monkeypatch, tm
     model_dir = tmp_path / "best"
     model_dir.mkdir()
     (model_dir / "model.safetensors").write_bytes(b"weights")
-    with pytest.warns(UserWarning, match="no MLflow run .* trained"):
-        with tracking.resume_run(model_dir, "x") as run:
-            assert run is None
+    with pytest.warns(UserWarning, match="no MLflow run .* trained"), tracking.resume_run(model_dir, "x") as run:
+        assert run is None
     assert mlflow.search_runs(search_all_experiments=True).empty
-    with pytest.raises(FileNotFoundError, match="train stage"):
-        with tracking.resume_run(tmp_path / "missing", "x"):
-            pass
+    with pytest.raises(FileNotFoundError, match="train stage"), tracking.resume_run(tmp_path / "missing", "x"):
+        pass
 
 
 def test_resume_finds_the_run_that_wrote_the_model_folder(monkeypatch, tmp_path):

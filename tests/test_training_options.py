@@ -4,9 +4,9 @@ import pytest
 import yaml
 from datasets import load_from_disk
 
-from sentiment_pipeline.checkpoints import CheckpointDir
 from sentiment_pipeline.config import parse_params
-from sentiment_pipeline.training import train
+from sentiment_pipeline.training.checkpoints import CheckpointDir
+from sentiment_pipeline.training.fit import train
 
 
 @pytest.fixture(scope="module")

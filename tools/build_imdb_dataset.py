@@ -122,8 +122,10 @@ def read_split(source: str, split: str) -> pa.Table:
     table = table.select(["text", "label"]).cast(SCHEMA).replace_schema_metadata(None)
     labels = set(table.column("label").unique().to_pylist())
     if table.num_rows != ROWS_PER_SPLIT or labels != {0, 1}:
-        raise SystemExit(f"error: {source} {split}: expected {ROWS_PER_SPLIT} rows labelled 0/1, "
-                         f"found {table.num_rows} rows with labels {sorted(labels)}")
+        raise SystemExit(
+            f"error: {source} {split}: expected {ROWS_PER_SPLIT} rows labelled 0/1, "
+            f"found {table.num_rows} rows with labels {sorted(labels)}"
+        )
     return table
 
 

@@ -68,8 +68,10 @@ def main() -> None:
                 matched += 1
     for line in problems:
         print(f"DIFFERENT  {line}")
-    print(f"{matched} output hashes and metrics identical to {args.rev}, {len(problems)} different "
-          f"(timings excluded: {', '.join(sorted(TIMING_OUTPUTS))} and metrics under '{TIMING_KEY}')")
+    print(
+        f"{matched} output hashes and metrics identical to {args.rev}, {len(problems)} different "
+        f"(timings excluded: {', '.join(sorted(TIMING_OUTPUTS))} and metrics under '{TIMING_KEY}')"
+    )
     print(f"models/best: {here.get('models/best')}")
     sys.exit(1 if problems else 0)
 

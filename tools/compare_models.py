@@ -24,8 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from exp_show import finished_experiments, get, load_exp_show, run_queue_commands  # noqa: E402
+from sentiment_pipeline.dvc_experiments import finished_experiments, get, load_exp_show, run_queue_commands
 
 PREFIX = "cmp-"
 BILSTM_SETTINGS = ["train.lr=0.002", "train.epochs=5", "train.batch_size=32"]
@@ -50,20 +49,23 @@ def default_transformer() -> str:
 
 
 def short_name(model: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", Path(model.rstrip("/")).name.lower() if Path(model).exists()
-                  else model.split("/")[-1].lower()).strip("-")
+    return re.sub(
+        r"[^a-z0-9]+",
+        "-",
+        Path(model.rstrip("/")).name.lower() if Path(model).exists() else model.split("/")[-1].lower(),
+    ).strip("-")
 
 
-def queue_commands(transformers: list[str], extra: list[str], bilstm: list[str],
-                   transformer_settings: list[str] = ()) -> list[list[str]]:
+def queue_commands(
+    transformers: list[str], extra: list[str], bilstm: list[str], transformer_settings: list[str] = ()
+) -> list[list[str]]:
     def exp(name: str, settings: list[str]) -> list[str]:
         cmd = ["dvc", "exp", "run", "--queue", "-n", f"{PREFIX}{name}"]
         for setting in [*settings, *extra]:
             cmd += ["-S", setting]
         return cmd
 
-    commands = [exp("tfidf_logreg", ["model.type=tfidf_logreg"]),
-                exp("bilstm", ["model.type=bilstm", *bilstm])]
+    commands = [exp("tfidf_logreg", ["model.type=tfidf_logreg"]), exp("bilstm", ["model.type=bilstm", *bilstm])]
     for model in transformers:
         name = "minilm" if "minilm-l6" in model.lower().replace("_", "-") else short_name(model)
         commands.append(exp(name, ["model.type=transformer", f"model.name={model}", *transformer_settings]))
@@ -74,14 +76,17 @@ def experiment_rows(exp_show: list[dict], prefix: str = PREFIX) -> pd.DataFrame:
     rows = []
     for name, params, metrics in finished_experiments(exp_show, prefix):
         model_type = get(params, "model", "type") or "transformer"
-        rows.append({
-            "experiment": name,
-            "model.type": model_type,
-            "model": get(params, "model", "name") if model_type == "transformer" else model_type,
-            "train / test": f"{get(params, 'data', 'train_size') or 'all'} / {get(params, 'data', 'test_size') or 'all'}",
-            "epochs": get(params, "train", "epochs") if model_type != "tfidf_logreg" else "-",
-            **{col: get(metrics, path, *key) for col, (path, key) in COLUMNS.items()},
-        })
+        rows.append(
+            {
+                "experiment": name,
+                "model.type": model_type,
+                "model": get(params, "model", "name") if model_type == "transformer" else model_type,
+                "train / test": f"{get(params, 'data', 'train_size') or 'all'} / "
+                f"{get(params, 'data', 'test_size') or 'all'}",
+                "epochs": get(params, "train", "epochs") if model_type != "tfidf_logreg" else "-",
+                **{col: get(metrics, path, *key) for col, (path, key) in COLUMNS.items()},
+            }
+        )
     return pd.DataFrame(rows, columns=["experiment", "model.type", "model", "train / test", "epochs", *COLUMNS])
 
 
@@ -106,14 +111,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     q = sub.add_parser("queue", help="queue one experiment per model")
-    q.add_argument("--transformer", action="append", default=None,
-                   help="a transformer (Hub id or local folder); repeat for several (default: MiniLM)")
-    q.add_argument("--bilstm-settings", nargs="*", default=BILSTM_SETTINGS,
-                   help=f"-S settings for the BiLSTM only (default: {' '.join(BILSTM_SETTINGS)})")
-    q.add_argument("--transformer-settings", nargs="*", default=[],
-                   help="-S settings for the transformers only, e.g. train.epochs=2")
-    q.add_argument("-S", "--set-param", dest="extra", action="append", default=[],
-                   help="another -S for every experiment, e.g. data.train_size=2000")
+    q.add_argument(
+        "--transformer",
+        action="append",
+        default=None,
+        help="a transformer (Hub id or local folder); repeat for several (default: MiniLM)",
+    )
+    q.add_argument(
+        "--bilstm-settings",
+        nargs="*",
+        default=BILSTM_SETTINGS,
+        help=f"-S settings for the BiLSTM only (default: {' '.join(BILSTM_SETTINGS)})",
+    )
+    q.add_argument(
+        "--transformer-settings",
+        nargs="*",
+        default=[],
+        help="-S settings for the transformers only, e.g. train.epochs=2",
+    )
+    q.add_argument(
+        "-S",
+        "--set-param",
+        dest="extra",
+        action="append",
+        default=[],
+        help="another -S for every experiment, e.g. data.train_size=2000",
+    )
     q.add_argument("--dry-run", action="store_true", help="print the commands only")
     c = sub.add_parser("collect", help="table of the finished cmp-* experiments")
     c.add_argument("--exp-show-json", type=Path, help="read this file instead of running dvc exp show --json")
@@ -123,8 +146,12 @@ def main() -> None:
     os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
     if args.command == "queue":
-        run_queue_commands(queue_commands(args.transformer or [default_transformer()], args.extra,
-                                          args.bilstm_settings, args.transformer_settings), args.dry_run)
+        run_queue_commands(
+            queue_commands(
+                args.transformer or [default_transformer()], args.extra, args.bilstm_settings, args.transformer_settings
+            ),
+            args.dry_run,
+        )
         return
 
     rows = experiment_rows(load_exp_show(args.exp_show_json, args.all_commits))

@@ -18,8 +18,9 @@ from pathlib import Path
 CHROMIUM = "/usr/bin/chromium"
 
 
-def classify_in_browser(url: str, review: str, screenshot: Path | None = None, timeout_s: float = 120,
-                        chromium: str = CHROMIUM) -> dict:
+def classify_in_browser(
+    url: str, review: str, screenshot: Path | None = None, timeout_s: float = 120, chromium: str = CHROMIUM
+) -> dict:
     """Type `review` into the demo at `url`, press Classify and return what the page
     shows: {"label", "bars": {class: percent}, "note", "model_card"}; or
     {"error": toast text} when the page answers with an error."""
@@ -42,8 +43,11 @@ def classify_in_browser(url: str, review: str, screenshot: Path | None = None, t
                 bars = {}
                 for meter in page.locator("#sentiment meter").all():
                     bars[meter.get_attribute("aria-label")] = float(meter.get_attribute("value")) * 100
-                result = {"label": answer.inner_text(), "bars": bars,
-                          "note": page.locator("#reading-note").inner_text()}
+                result = {
+                    "label": answer.inner_text(),
+                    "bars": bars,
+                    "note": page.locator("#reading-note").inner_text(),
+                }
             result["model_card"] = page.locator("#model-card").inner_text()
             if screenshot:
                 page.screenshot(path=str(screenshot), full_page=True)

@@ -19,18 +19,14 @@ the best settings come back in as an ordinary `dvc exp run -S ...` experiment.
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from datasets import load_from_disk
 
-from datasets import load_from_disk  # noqa: E402
-
-from sentiment_pipeline import layout  # noqa: E402
-from sentiment_pipeline.config import load_params  # noqa: E402
-from sentiment_pipeline.search import run_search  # noqa: E402
-from sentiment_pipeline.stage import run  # noqa: E402
-from sentiment_pipeline.tokenization import load_saved_tokenizer  # noqa: E402
+from sentiment_pipeline import paths
+from sentiment_pipeline.config import load_params
+from sentiment_pipeline.data.encoding import load_saved_tokenizer
+from sentiment_pipeline.stage import run
+from sentiment_pipeline.training.search import run_search
 
 
 def main() -> None:
@@ -40,19 +36,21 @@ def main() -> None:
     if args.n_trials is not None and args.n_trials < 1:
         parser.error("--n-trials must be >= 1")
     params = load_params()
-    if not layout.TOKENIZED_DIR.is_dir():
-        raise FileNotFoundError(f"{layout.TOKENIZED_DIR} not found: run `dvc repro tokenize` first")
-    tokenized = load_from_disk(str(layout.TOKENIZED_DIR))
-    tokenizer = load_saved_tokenizer(layout.TOKENIZER_DIR) if params.model.type != "tfidf_logreg" else None
-    result = run_search(params, tokenized, tokenizer, layout.SEARCH_DIR, n_trials=args.n_trials)
+    if not paths.TOKENIZED_DIR.is_dir():
+        raise FileNotFoundError(f"{paths.TOKENIZED_DIR} not found: run `dvc repro tokenize` first")
+    tokenized = load_from_disk(str(paths.TOKENIZED_DIR))
+    tokenizer = load_saved_tokenizer(paths.TOKENIZER_DIR) if params.model.type != "tfidf_logreg" else None
+    result = run_search(params, tokenized, tokenizer, paths.SEARCH_DIR, n_trials=args.n_trials)
     study = result.study
-    print(f"study {study.study_name!r}: {len(study.trials)} trials "
-          f"({', '.join(f'{s}: {n}' for s, n in _states(study).items())}); MLflow parent run {result.parent_run_id}")
+    print(
+        f"study {study.study_name!r}: {len(study.trials)} trials "
+        f"({', '.join(f'{s}: {n}' for s, n in _states(study).items())}); MLflow parent run {result.parent_run_id}"
+    )
     if result.best is None:
         print("no trial completed (all pruned or failed): no best params")
         return
     print(f"best: trial {result.best['trial']}, validation F1 {result.best['val_f1']:.4f}")
-    print(f"written to {layout.SEARCH_DIR / 'best_params.json'}; apply with:\n  {result.best['command']}")
+    print(f"written to {paths.SEARCH_DIR / 'best_params.json'}; apply with:\n  {result.best['command']}")
 
 
 def _states(study) -> dict[str, int]:

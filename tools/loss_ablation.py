@@ -24,8 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from exp_show import finished_experiments, get, load_exp_show, run_queue_commands  # noqa: E402
+from sentiment_pipeline.dvc_experiments import finished_experiments, get, load_exp_show, run_queue_commands
 
 PREFIX = "abl-"
 METRICS = ("accuracy", "f1", "ece", "brier", "log_loss")
@@ -38,9 +37,20 @@ def experiment_name(length_weight: float, penalty: float, seed: int) -> str:
 def queue_commands(w: float, c: float, seeds: list[int], extra: list[str]) -> list[list[str]]:
     commands = []
     for length_weight, penalty, seed in itertools.product((0.0, w), (0.0, c), seeds):
-        cmd = ["dvc", "exp", "run", "--queue", "-n", experiment_name(length_weight, penalty, seed),
-               "-S", f"train.loss.length_weight={length_weight:g}", "-S", f"train.loss.confidence_penalty={penalty:g}",
-               "-S", f"train.seed={seed}"]
+        cmd = [
+            "dvc",
+            "exp",
+            "run",
+            "--queue",
+            "-n",
+            experiment_name(length_weight, penalty, seed),
+            "-S",
+            f"train.loss.length_weight={length_weight:g}",
+            "-S",
+            f"train.loss.confidence_penalty={penalty:g}",
+            "-S",
+            f"train.seed={seed}",
+        ]
         for setting in extra:
             cmd += ["-S", setting]
         commands.append(cmd)
@@ -52,13 +62,15 @@ def experiment_rows(exp_show: list[dict], prefix: str = PREFIX) -> pd.DataFrame:
     test metrics, from the structure `dvc exp show --json` prints (DVC 3)."""
     rows = []
     for name, params, metrics in finished_experiments(exp_show, prefix):
-        rows.append({
-            "experiment": name,
-            "length_weight": get(params, "train", "loss", "length_weight"),
-            "confidence_penalty": get(params, "train", "loss", "confidence_penalty"),
-            "seed": get(params, "train", "seed"),
-            **{m: metrics["metrics/eval.json"].get(m) for m in METRICS},
-        })
+        rows.append(
+            {
+                "experiment": name,
+                "length_weight": get(params, "train", "loss", "length_weight"),
+                "confidence_penalty": get(params, "train", "loss", "confidence_penalty"),
+                "seed": get(params, "train", "seed"),
+                **{m: metrics["metrics/eval.json"].get(m) for m in METRICS},
+            }
+        )
     return pd.DataFrame(rows, columns=["experiment", "length_weight", "confidence_penalty", "seed", *METRICS])
 
 
@@ -72,12 +84,17 @@ def summary(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def to_markdown(table: pd.DataFrame) -> str:
-    lines = ["| length_weight | confidence_penalty | runs | test accuracy | test F1 | test ECE | Brier | log loss |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "| length_weight | confidence_penalty | runs | test accuracy | test F1 | test ECE | Brier | log loss |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for r in table.to_dict(orient="records"):
-        cells = [f"{r[f'{m}_mean']:.4f} ± {r[f'{m}_std']:.4f}" if r["runs"] > 1 else f"{r[f'{m}_mean']:.4f}"
-                 for m in METRICS]
-        lines.append(f"| {r['length_weight']:g} | {r['confidence_penalty']:g} | {r['runs']} | " + " | ".join(cells) + " |")
+        cells = [
+            f"{r[f'{m}_mean']:.4f} ± {r[f'{m}_std']:.4f}" if r["runs"] > 1 else f"{r[f'{m}_mean']:.4f}" for m in METRICS
+        ]
+        lines.append(
+            f"| {r['length_weight']:g} | {r['confidence_penalty']:g} | {r['runs']} | " + " | ".join(cells) + " |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -88,13 +105,23 @@ def main() -> None:
     q.add_argument("--w", type=float, default=0.5, help="the non-zero length_weight")
     q.add_argument("--c", type=float, default=1.0, help="the non-zero confidence_penalty")
     q.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    q.add_argument("-S", "--set-param", dest="extra", action="append", default=[],
-                   help="another -S for every experiment, e.g. data.train_size=2000")
+    q.add_argument(
+        "-S",
+        "--set-param",
+        dest="extra",
+        action="append",
+        default=[],
+        help="another -S for every experiment, e.g. data.train_size=2000",
+    )
     q.add_argument("--dry-run", action="store_true", help="print the commands only")
     c = sub.add_parser("collect", help="table of the finished abl-* experiments")
     c.add_argument("--exp-show-json", type=Path, help="read this file instead of running dvc exp show --json")
-    c.add_argument("-A", "--all-commits", action="store_true",
-                   help="experiments of every commit, not only of HEAD (the queue ran on an older commit)")
+    c.add_argument(
+        "-A",
+        "--all-commits",
+        action="store_true",
+        help="experiments of every commit, not only of HEAD (the queue ran on an older commit)",
+    )
     c.add_argument("--markdown", type=Path, help="also write the table here")
     c.add_argument("--runs-csv", type=Path, help="also write one row per experiment here")
     args = parser.parse_args()

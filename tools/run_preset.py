@@ -40,8 +40,10 @@ def load_preset(name: str, presets: Path = PRESETS) -> dict:
 def command(name: str, overrides: dict, extra: list[str]) -> list[str]:
     """The `dvc exp run` command that applies `overrides` (checked against params.yaml)."""
     with_overrides(load_params(), overrides)  # raises ParamsError naming a bad key or value
-    settings = [f"{key}={yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}"
-                for key, value in overrides.items()]
+    settings = [
+        f"{key}={yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}"
+        for key, value in overrides.items()
+    ]
     return ["dvc", "exp", "run", "-n", name.replace("_", "-"), *[a for s in settings for a in ("-S", s)], *extra]
 
 

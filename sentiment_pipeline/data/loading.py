@@ -1,0 +1,80 @@
+"""Loading the labelled IMDB splits (Hub id or local mirror) and drawing subsets."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+
+import datasets
+from datasets import ClassLabel, Dataset, DatasetDict
+
+from sentiment_pipeline.data.sources import check_local, is_local, loading
+from sentiment_pipeline.errors import DataError
+from sentiment_pipeline.paths import LABEL_NAMES
+
+REQUIRED_SPLITS = ("train", "test")
+REQUIRED_COLUMNS = ("text", "label")
+
+
+def load_labelled(source: str, revision: str | None = None) -> DatasetDict:
+    """Load the train and test splits of `source` with `datasets.load_dataset`.
+
+    `source` is a Hub dataset id (e.g. ``stanfordnlp/imdb``) or a local folder
+    in the same layout; both go through the same call and the `datasets` cache.
+    Returns splits with exactly the columns ``text`` (str) and ``label``
+    (ClassLabel neg/pos); unlabelled rows (label -1) are dropped.
+    """
+    local = is_local(source)
+    source = check_local(source, "data.source")
+    if local:
+        # datasets 5 keys the cache of a local folder with a card config by the
+        # config name alone ("plain_text"), not by its files: two local IMDB folders
+        # would share one cache entry and its recorded split sizes. A local folder is
+        # cheap to read, so it is loaded into memory through a private, throw-away
+        # cache; Hub datasets use the shared cache (keyed by their revision).
+        scratch = tempfile.mkdtemp(prefix="datasets-local-")
+        try:
+            with loading(source, "data.source"):
+                loaded = datasets.load_dataset(source, cache_dir=scratch, keep_in_memory=True)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    else:
+        with loading(source, "data.source"):
+            loaded = datasets.load_dataset(source, revision=revision)
+    missing = [s for s in REQUIRED_SPLITS if s not in loaded]
+    if missing:
+        raise DataError(f"dataset {source!r} has no split(s) {missing}; found {list(loaded)}")
+    out = {}
+    for split in REQUIRED_SPLITS:
+        ds = loaded[split]
+        absent = [c for c in REQUIRED_COLUMNS if c not in ds.column_names]
+        if absent:
+            raise DataError(f"dataset {source!r} split {split!r} lacks column(s) {absent}")
+        ds = ds.select_columns(list(REQUIRED_COLUMNS))
+        out[split] = _binary_labels(ds, f"{source}[{split}]")
+    return DatasetDict(out)
+
+
+def _binary_labels(ds: Dataset, where: str) -> Dataset:
+    labels = ds.unique("label")
+    ds = ds.filter(lambda batch: [y != -1 for y in batch["label"]], batched=True)
+    unexpected = sorted(set(labels) - {0, 1, -1})
+    if unexpected:
+        raise DataError(f"{where}: labels must be 0 (neg) or 1 (pos), found {unexpected}")
+    if len(ds) == 0:
+        raise DataError(f"{where}: no labelled rows")
+    return ds.cast_column("label", ClassLabel(names=list(LABEL_NAMES)))
+
+
+def stratified_subset(ds: Dataset, size: int | None, seed: int, what: str) -> Dataset:
+    """A label-stratified random subset of `size` rows (all rows when None)."""
+    if size is None or size == len(ds):
+        return ds
+    if size > len(ds):
+        raise DataError(f"{what}={size} is larger than the {len(ds)} rows available")
+    if size < 2 * len(ds.unique("label")):
+        raise DataError(f"{what}={size} is too small for a stratified subset (need >= 2 per class)")
+    return ds.train_test_split(train_size=size, stratify_by_column="label", seed=seed)["train"]
+
+
+__all__ = ["DataError", "load_labelled", "stratified_subset"]

@@ -1,0 +1,1 @@
+"""Scoring a model on test: metrics, calibration, the report, error analysis, plots."""

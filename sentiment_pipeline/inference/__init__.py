@@ -1,0 +1,1 @@
+"""Using a trained model: one prediction core, the analyzer, int8."""

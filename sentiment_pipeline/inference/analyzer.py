@@ -1,0 +1,177 @@
+"""SentimentAnalyzer: a trained model folder (or MLflow model URI) as a Python API.
+
+    analyzer = SentimentAnalyzer.from_pretrained("models/best")
+    analyzer.predict("A wonderful film.")          # Prediction(label='pos', confidence=0.93, scores={...})
+    analyzer.predict_batch(reviews)                 # one Prediction per review, in input order
+
+Text is prepared exactly as the pipeline prepared it for that model, from the
+`sentiment_pipeline.json` saved beside it (cleaning, max_length, truncation
+strategy), not from re-typed settings. Batches are sorted by length (each pads
+to nearly its own length), run under `torch.inference_mode`, and returned in
+input order.
+
+Bad input is refused before any model work with a `PipelineInputError` naming
+the problem: a non-string item, an empty or whitespace-only text (there is
+nothing to classify; its index is named). A very long review is not an error:
+like in training, it is cut to the model's token budget (head, tail or
+head+tail as trained). Any number of texts is accepted: they are tokenized and
+predicted `CHUNK_TEXTS` at a time (memory stays bounded: 100,000 reviews need
+no more than 4,096 do), `batch_size` per forward pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sentiment_pipeline.data.cleaning import clean_text
+from sentiment_pipeline.data.encoding import Encoder
+from sentiment_pipeline.device import resolve_device
+from sentiment_pipeline.errors import PipelineInputError
+from sentiment_pipeline.inference.int8 import quantize_int8
+from sentiment_pipeline.inference.model_uri import resolve_model_uri
+from sentiment_pipeline.inference.predictor import predict_ids, predict_texts
+from sentiment_pipeline.models.artifact import LoadedModel, ModelArtifact, load
+from sentiment_pipeline.paths import NEG, POS
+
+CHUNK_TEXTS = 4096  # texts tokenized and length-sorted together
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str  # NEG or POS
+    confidence: float  # probability of `label`
+    scores: dict[str, float]  # probability of each class
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def validate_texts(texts: Sequence) -> list[str]:
+    """The texts as a list of str; a clear error for anything else."""
+    if isinstance(texts, (str, bytes)) or not isinstance(texts, Iterable):
+        raise PipelineInputError(f"expected a list of texts, got {type(texts).__name__}")
+    texts = list(texts)
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise PipelineInputError(f"text {i} is a {type(text).__name__}, not a string")
+        if not text.strip():
+            raise PipelineInputError(f"text {i} is empty or whitespace only: nothing to classify")
+    return texts
+
+
+class SentimentAnalyzer:
+    def __init__(self, model_dir: Path, loaded: LoadedModel, device: str) -> None:
+        self.model_dir = model_dir
+        self.loaded = loaded
+        self.artifact: ModelArtifact = loaded.artifact
+        self.model = loaded.model
+        self.tokenizer = loaded.tokenizer
+        self.device = device
+        self.model_type = self.artifact.model_type
+        if self.tokenizer is not None:
+            a = self.artifact
+            self.encoder = Encoder(self.tokenizer, a.max_length, a.truncation, a.head_fraction)
+
+    @classmethod
+    def from_pretrained(
+        cls, path_or_uri: str | Path, device: str = "auto", quantize: str | None = None, max_length: int | None = None
+    ) -> SentimentAnalyzer:
+        """Load a model folder the train stage wrote (`models/best`), or an MLflow
+        model URI (`models:/<name>/<version>`, `runs:/<run_id>/model`).
+
+        `quantize="int8"` (CPU, networks only): dynamic int8 quantization of the
+        linear (and LSTM) layers, weights stored as int8 and activations quantized
+        on the fly; faster on a CPU, at a small accuracy cost (docs/using-the-model.md).
+        `max_length` overrides the token budget the model was trained with (the default)."""
+        if quantize not in (None, "int8"):
+            raise PipelineInputError(f"quantize must be None or 'int8', got {quantize!r}")
+        if max_length is not None and (not isinstance(max_length, int) or max_length < 8):
+            raise PipelineInputError(f"max_length must be an integer >= 8, got {max_length!r}")
+        model_dir = resolve_model_uri(path_or_uri)
+        loaded = load(model_dir)
+        if max_length is not None:
+            loaded.artifact = loaded.artifact.with_max_length(max_length)
+        if not loaded.is_network:
+            if quantize:
+                raise PipelineInputError("quantize='int8' applies to networks, not to tfidf_logreg")
+            return cls(model_dir, loaded, "cpu")
+        device = resolve_device(device) if device in ("auto", "cpu") else device  # or "cuda:1", "mps", ...
+        if quantize and device != "cpu":
+            raise PipelineInputError(f"quantize='int8' runs on the CPU; got device {device!r} (pass device='cpu')")
+        loaded.model.to(device)
+        if quantize == "int8":
+            loaded.model = quantize_int8(loaded.model)
+        return cls(model_dir, loaded, device)
+
+    @property
+    def config(self) -> ModelArtifact:
+        """The model folder's contract (how its text was prepared)."""
+        return self.artifact
+
+    def token_count(self, text: str) -> int:
+        """How many tokens the model's tokenizer makes of `text` (before truncation)."""
+        if self.tokenizer is None:
+            return len(clean_text(text).split())
+        return len(self.encoder.content_ids([clean_text(text)])[0])
+
+    @property
+    def token_budget(self) -> int | None:
+        """How many of a review's tokens the model reads (max_length less the special
+        tokens); None for tfidf_logreg, which reads it all."""
+        return None if self.tokenizer is None else self.encoder.budget
+
+    # -- prediction --------------------------------------------------------------
+    def predict(self, text: str) -> Prediction:
+        return self.predict_batch([text])[0]
+
+    def predict_batch(
+        self, texts: Sequence[str], batch_size: int | None = None, progress: bool = False
+    ) -> list[Prediction]:
+        """One Prediction per text, in input order. `batch_size` defaults to 8 on a
+        CPU (bigger batches were slower there: docs/using-the-model.md) and 64 on
+        an accelerator."""
+        if batch_size is None:
+            batch_size = self.default_batch_size
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise PipelineInputError(f"batch_size must be a positive integer, got {batch_size!r}")
+        texts = validate_texts(texts)
+        if not texts:
+            return []
+        return [self._prediction(p) for p in self.predict_proba(texts, batch_size, progress)]
+
+    @property
+    def default_batch_size(self) -> int:
+        return 8 if str(self.device) == "cpu" else 64
+
+    def predict_proba(self, texts: list[str], batch_size: int | None = None, progress: bool = False) -> np.ndarray:
+        """P(positive) per (validated) text, in input order: cleaned and encoded as
+        in training, then the prediction core, `CHUNK_TEXTS` texts at a time (memory
+        stays bounded however many there are)."""
+        batch_size = batch_size or self.default_batch_size
+        cleaned = [clean_text(t) for t in texts]
+        if not self.loaded.is_network:
+            return predict_texts(self.loaded, cleaned)
+        chunks = [
+            predict_ids(
+                self.loaded,
+                self.encoder(cleaned[first : first + CHUNK_TEXTS]),
+                batch_size,
+                self.device,
+                progress=progress,
+            )
+            for first in range(0, len(cleaned), CHUNK_TEXTS)
+        ]
+        return np.concatenate(chunks)
+
+    @staticmethod
+    def _prediction(prob_pos: float) -> Prediction:
+        scores = {NEG: float(1.0 - prob_pos), POS: float(prob_pos)}
+        label = POS if prob_pos >= 0.5 else NEG
+        return Prediction(label=label, confidence=scores[label], scores=scores)
+
+
+__all__ = ["CHUNK_TEXTS", "Prediction", "SentimentAnalyzer", "quantize_int8", "validate_texts"]

@@ -1,0 +1,66 @@
+"""The one prediction core: token ids in, P(positive) out.
+
+Used by the evaluate stage (ids from data/tokenized) and the analyzer (ids from
+the same encoder, data/encoding.py). Rows are run longest first, so each batch
+pads to nearly its own length (and an out-of-memory error comes at the first
+batch), dynamically padded, under `torch.inference_mode`; the results come
+back in input order. tfidf_logreg reads text, not ids: `predict_texts`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from datasets import Dataset
+from tqdm.auto import tqdm
+
+from sentiment_pipeline.evaluation.metrics import softmax
+from sentiment_pipeline.models.artifact import LoadedModel, load
+from sentiment_pipeline.models.build import accepted_inputs
+
+
+def predict_ids(
+    loaded: LoadedModel, encoded: Sequence[Sequence[int]], batch_size: int, device: str = "cpu", progress: bool = False
+) -> np.ndarray:
+    """P(positive) for each sequence of token ids (special tokens included), in input order."""
+    model, tokenizer = loaded.model, loaded.tokenizer
+    inputs = accepted_inputs(model, list(tokenizer.model_input_names))
+    order = np.argsort([-len(ids) for ids in encoded], kind="stable")
+    prob_pos = np.empty(len(encoded), dtype=np.float64)
+    with torch.inference_mode(), tqdm(total=len(encoded), desc="predict", unit="review", disable=not progress) as bar:
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            features = [{"input_ids": list(encoded[i]), "attention_mask": [1] * len(encoded[i])} for i in rows]
+            batch = tokenizer.pad(features, return_tensors="pt")
+            batch = {k: v.to(device) for k, v in batch.items() if k in inputs}
+            logits = model(**batch).logits.float()
+            prob_pos[rows] = softmax(logits.cpu().numpy())[:, 1]  # numpy, as the Trainer's predictions were
+            bar.update(len(rows))
+    return prob_pos
+
+
+def predict_texts(loaded: LoadedModel, texts: Sequence[str]) -> np.ndarray:
+    """P(positive) per (cleaned) text, for tfidf_logreg."""
+    from sentiment_pipeline.models import tfidf
+
+    return tfidf.predict_proba(loaded.model, list(texts))
+
+
+def predict_dataset(loaded: LoadedModel, ds: Dataset, batch_size: int, device: str = "cpu") -> tuple[np.ndarray, float]:
+    """P(positive) for each row of a tokenized split, in row order, and the throughput in rows/s."""
+    start = time.perf_counter()
+    if loaded.is_network:
+        loaded.model.to(device)
+        prob_pos = predict_ids(loaded, list(ds["input_ids"]), batch_size, device, progress=True)
+    else:
+        prob_pos = predict_texts(loaded, ds["text"])
+    return prob_pos, len(ds) / max(time.perf_counter() - start, 1e-9)
+
+
+def predict_folder(model_dir: Path, ds: Dataset, batch_size: int = 64, device: str = "cpu") -> tuple[np.ndarray, float]:
+    """`predict_dataset` with the model folder loaded first."""
+    return predict_dataset(load(model_dir), ds, batch_size, device)

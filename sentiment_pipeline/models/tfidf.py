@@ -1,0 +1,125 @@
+"""model.type=tfidf_logreg, the model: TF-IDF + logistic regression as plain arrays.
+
+scikit-learn does the work (TfidfVectorizer with word 1-2 grams and sublinear
+tf, LogisticRegression with L2 strength 1/C). Fitting it with the custom loss
+is training's job (training/tfidf_fit.py). What is written here: saving without
+pickle, as plain arrays: the vocabulary as a JSON list of terms (index order),
+idf, coefficients and intercept as safetensors, the settings as JSON. (skops
+would also avoid pickle, but it writes the vocabulary dict entry by entry:
+tens of MB for a 2,000-review model, against about 1 MB here, and seconds to
+load.) Loading rebuilds the scikit-learn objects from those arrays; nothing in
+the folder can run code.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import load_file, save_file
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+from sentiment_pipeline.config import Params
+from sentiment_pipeline.errors import PipelineInputError
+
+VOCABULARY_FILE = "vocabulary.json"
+WEIGHTS_FILE = "tfidf_logreg.safetensors"
+SETTINGS_FILE = "tfidf_logreg.json"
+MODEL_FILES = (VOCABULARY_FILE, WEIGHTS_FILE, SETTINGS_FILE)
+VECTORIZER_SETTINGS = (
+    "ngram_range",
+    "sublinear_tf",
+    "min_df",
+    "max_features",
+    "lowercase",
+    "norm",
+    "use_idf",
+    "smooth_idf",
+    "analyzer",
+    "token_pattern",
+    "strip_accents",
+)
+
+
+def build_pipeline(params: Params) -> Pipeline:
+    cfg = params.model.tfidf_logreg
+    return Pipeline(
+        [
+            (
+                "tfidf",
+                TfidfVectorizer(
+                    ngram_range=(1, 2),
+                    sublinear_tf=True,
+                    min_df=cfg.min_df,
+                    max_features=cfg.max_features,
+                    lowercase=True,
+                    dtype=np.float32,
+                ),
+            ),
+            ("logreg", LogisticRegression(C=cfg.C, max_iter=cfg.max_iter, random_state=params.train.seed)),
+        ]
+    )
+
+
+def predict_proba(model: Pipeline, texts: list[str]) -> np.ndarray:
+    return model.predict_proba(list(texts))[:, 1]
+
+
+def n_parameters(model: Pipeline) -> int:
+    logreg = model.named_steps["logreg"]
+    return int(logreg.coef_.size + logreg.intercept_.size)
+
+
+def save(model: Pipeline, output_dir: Path) -> None:
+    """The fitted pipeline as plain arrays and JSON (see the module docstring)."""
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    vectorizer, logreg = model.named_steps["tfidf"], model.named_steps["logreg"]
+    terms = [term for term, _ in sorted(vectorizer.vocabulary_.items(), key=lambda item: item[1])]
+    (output_dir / VOCABULARY_FILE).write_text(json.dumps(terms, ensure_ascii=False))
+    # each array in its own dtype (float32 features give float32 coefficients): loading gives the same model
+    save_file(
+        {
+            "idf": np.ascontiguousarray(vectorizer.idf_),
+            "coef": np.ascontiguousarray(logreg.coef_),
+            "intercept": np.ascontiguousarray(logreg.intercept_),
+            "classes": np.asarray(logreg.classes_, dtype=np.int64),
+        },
+        str(output_dir / WEIGHTS_FILE),
+    )
+    settings = {
+        "vectorizer": {k: vectorizer.get_params()[k] for k in VECTORIZER_SETTINGS},
+        "logreg": {"C": logreg.C, "max_iter": logreg.max_iter},
+    }
+    settings["vectorizer"]["dtype"] = np.dtype(vectorizer.dtype).name
+    (output_dir / SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n")
+
+
+def load(model_dir: Path) -> Pipeline:
+    """The pipeline `save` wrote, rebuilt from its arrays."""
+    model_dir = Path(model_dir)
+    missing = [name for name in MODEL_FILES if not (model_dir / name).is_file()]
+    if missing:
+        raise PipelineInputError(
+            f"{model_dir} is not a complete tfidf_logreg model folder (missing {', '.join(missing)})"
+        )
+    try:
+        terms = json.loads((model_dir / VOCABULARY_FILE).read_text())
+        settings = json.loads((model_dir / SETTINGS_FILE).read_text())
+        arrays = load_file(str(model_dir / WEIGHTS_FILE))
+        vector_settings = dict(settings["vectorizer"])
+        vector_settings["ngram_range"] = tuple(vector_settings["ngram_range"])
+        vector_settings["dtype"] = np.dtype(vector_settings["dtype"])
+        vectorizer = TfidfVectorizer(**vector_settings)
+        vectorizer.vocabulary_ = {term: i for i, term in enumerate(terms)}
+        vectorizer.idf_ = arrays["idf"]  # scikit-learn's setter: checks it against the vocabulary
+        logreg = LogisticRegression(**settings["logreg"])
+        logreg.coef_, logreg.intercept_, logreg.classes_ = arrays["coef"], arrays["intercept"], arrays["classes"]
+        if logreg.coef_.shape != (1, len(terms)):
+            raise ValueError(f"coef has shape {logreg.coef_.shape}, the vocabulary {len(terms)} terms")
+    except (ValueError, KeyError, TypeError, OSError, json.JSONDecodeError) as err:
+        raise PipelineInputError(f"{model_dir}: corrupted tfidf_logreg model ({err})") from err
+    return Pipeline([("tfidf", vectorizer), ("logreg", logreg)])

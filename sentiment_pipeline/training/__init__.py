@@ -1,0 +1,1 @@
+"""Training: the loss, the Trainer and its callbacks, checkpoints, precision, DDP, the search."""

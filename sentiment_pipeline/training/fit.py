@@ -1,0 +1,181 @@
+"""Training a model of any type: `train(params, tokenized, ...)` -> a saved
+model folder and its metrics.
+
+transformer and bilstm train with the Hugging Face Trainer (trainer.py) and
+SentimentWeightedLoss; tfidf_logreg is one scikit-learn fit (tfidf_fit.py).
+Checkpoints every N steps are only resumed by the same params and data
+(checkpoints.py); the history comes from a HistoryCallback (callbacks.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from datasets import DatasetDict
+from transformers import PreTrainedTokenizerBase, TrainerCallback, set_seed
+
+from sentiment_pipeline.config import Params
+from sentiment_pipeline.data.batching import LENGTH_KEY, TOKEN_LENGTH_KEY
+from sentiment_pipeline.data.encoding import load_tokenizer, strip_load_time_keys
+from sentiment_pipeline.data.sources import base_model_info
+from sentiment_pipeline.errors import DataError, PipelineInputError
+from sentiment_pipeline.models import tfidf
+from sentiment_pipeline.models.artifact import ModelArtifact
+from sentiment_pipeline.models.build import accepted_inputs, build_model, count_parameters
+from sentiment_pipeline.paths import TIMING_KEY
+from sentiment_pipeline.training import tfidf_fit
+from sentiment_pipeline.training.callbacks import CheckpointCallback, HistoryCallback
+from sentiment_pipeline.training.checkpoints import CheckpointDir, load_history
+from sentiment_pipeline.training.trainer import BEST_METRIC, build_trainer
+
+
+@dataclass
+class TrainResult:
+    metrics: dict
+    epochs: list[dict] = field(default_factory=list)
+    steps: list[dict] = field(default_factory=list)
+    device: str = "cpu"
+    precision: str = "fp32"
+
+
+TRAIN_COLUMNS = ("input_ids", "attention_mask", "token_type_ids", "label", LENGTH_KEY, TOKEN_LENGTH_KEY)
+
+
+def train(
+    params: Params,
+    tokenized: DatasetDict,
+    output_dir: Path,
+    checkpoints: CheckpointDir,
+    resume_from: Path | None = None,
+    callbacks: list[TrainerCallback] | None = None,
+    tokenizer: PreTrainedTokenizerBase | None = None,
+) -> TrainResult:
+    """Train the `params.model.type` model on tokenized train, pick the best epoch
+    by validation F1, save it (safetensors + tokenizer + pipeline config) to `output_dir`.
+
+    `tokenizer` is the one the data was encoded with (the tokenize stage saves
+    it); None loads `model.name`'s (transformer only). Checkpoints go to
+    `checkpoints.root`; `resume_from` (a complete checkpoint there, see
+    CheckpointDir.resume_point) continues an interrupted training. A
+    HistoryCallback among `callbacks` (e.g. MlflowHistoryCallback) collects the
+    history; otherwise a plain one does.
+    tfidf_logreg is fitted by scikit-learn instead (tfidf.py).
+    """
+    for split in ("train", "validation"):
+        if split not in tokenized:
+            raise DataError(
+                f"tokenized data has no {split!r} split (found {list(tokenized)}): "
+                "rerun the tokenize stage (dvc repro -f -s tokenize)"
+            )
+    callbacks = list(callbacks or [])
+    history = next((c for c in callbacks if isinstance(c, HistoryCallback)), None)
+    if history is None:
+        history = HistoryCallback()
+        callbacks.insert(0, history)
+    if params.model.type == "tfidf_logreg":
+        return _train_tfidf_logreg(params, tokenized, output_dir, checkpoints, history)
+    if tokenizer is None:
+        if params.model.type != "transformer":
+            raise PipelineInputError(
+                f"model.type={params.model.type} needs the tokenizer the tokenize stage saved: "
+                "rerun it (dvc repro -f -s tokenize)"
+            )
+        tokenizer = load_tokenizer(params.model.name)
+
+    set_seed(params.train.seed)  # the new classification head is initialised from this seed
+    model = build_model(params.model, tokenizer)
+    columns = accepted_inputs(model, [c for c in TRAIN_COLUMNS if c in tokenized["train"].column_names])
+    train_ds = tokenized["train"].select_columns(columns)
+    val_ds = tokenized["validation"].select_columns(columns)
+    saver = CheckpointCallback(checkpoints, history, params.train.checkpoint_every_steps)
+    trainer = build_trainer(params, model, tokenizer, train_ds, val_ds, checkpoints.root, callbacks=[*callbacks, saver])
+    if resume_from is not None:
+        saved = load_history(resume_from)
+        if saved:
+            history.load_state_dict(saved)
+    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+
+    if trainer.is_world_process_zero():
+        trainer.save_model(str(output_dir))
+        # the Trainer also pickles its TrainingArguments there; the model folder stays pickle-free
+        (Path(output_dir) / "training_args.bin").unlink(missing_ok=True)
+        strip_load_time_keys(output_dir)
+        ModelArtifact.from_params(params, base_model(params)).write(output_dir)
+    checkpoints.finish()
+
+    metrics = summarize(
+        history.epochs, len(train_ds), len(val_ds), count_parameters(trainer.model), output_dir, base_model(params)
+    )
+    return TrainResult(
+        metrics=metrics,
+        epochs=history.epochs,
+        steps=history.steps,
+        device=str(trainer.args.device),
+        precision="bf16" if trainer.args.bf16 else "fp16" if trainer.args.fp16 else "fp32",
+    )
+
+
+def summarize(
+    epochs: list[dict],
+    n_train: int,
+    n_validation: int,
+    n_parameters: int,
+    model_dir: Path,
+    base_model: dict | None,
+    **extra: int,
+) -> dict:
+    """metrics/train.json for every model type: the best epoch by validation F1
+    (the one saved), sizes, the base weights, and the timings under TIMING_KEY."""
+    best = max(epochs, key=lambda row: row.get(f"val_{BEST_METRIC}", -1.0))
+    train_time = sum(row["epoch_time_s"] for row in epochs)  # across a resume, unlike the Trainer's
+    examples = sum(row["epoch_examples_per_s"] * row["epoch_time_s"] for row in epochs)
+    return {
+        "best_epoch": best["epoch"],
+        **{k: v for k, v in best.items() if k.startswith("val_")},
+        "train_loss": best["train_loss"],  # of the best epoch, the one saved
+        "epochs_run": len(epochs),
+        "n_train": n_train,
+        "n_validation": n_validation,
+        "n_parameters": n_parameters,
+        **extra,
+        "model_size_mb": folder_size_mb(model_dir),
+        "base_model": base_model,
+        # the only figures that differ between two runs of the same params and data
+        TIMING_KEY: {
+            "train_runtime_s": round(train_time, 2),
+            "train_examples_per_s": round(examples / max(train_time, 1e-9), 3),
+        },
+    }
+
+
+def base_model(params: Params) -> dict | None:
+    """Which pretrained weights the training started from (None: trained from scratch)."""
+    return base_model_info(params.model.name) if params.model.type == "transformer" else None
+
+
+def folder_size_mb(folder: Path) -> float:
+    """Size on disk of a saved model folder, in MB (10**6 bytes)."""
+    return round(sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file()) / 1e6, 3)
+
+
+def _train_tfidf_logreg(
+    params: Params, tokenized: DatasetDict, output_dir: Path, checkpoints: CheckpointDir, history: HistoryCallback
+) -> TrainResult:
+    """One scikit-learn fit (seconds to a minute): no epochs to resume, so no checkpoints."""
+    model, row = tfidf_fit.train(params, tokenized)
+    history.epochs.append(row)
+    history.record("epoch", row)
+    tfidf.save(model, output_dir)
+    ModelArtifact.from_params(params, None).write(output_dir)
+    checkpoints.finish()
+    metrics = summarize(
+        [row],
+        len(tokenized["train"]),
+        len(tokenized["validation"]),
+        tfidf.n_parameters(model),
+        output_dir,
+        None,
+        vocabulary_size=len(model.named_steps["tfidf"].vocabulary_),
+    )
+    return TrainResult(metrics=metrics, epochs=[row], steps=[], device="cpu", precision="fp32")
