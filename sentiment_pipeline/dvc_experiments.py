@@ -37,6 +37,18 @@ def finished_experiments(exp_show: list[dict], prefix: str) -> Iterator[tuple[st
                 yield name, get(data, "params", "params.yaml", "data") or {}, metrics
 
 
+def experiment_revs(exp_show: list[dict], prefix: str) -> dict[str, str]:
+    """{experiment name: its commit} for the experiments named prefix*."""
+    revs = {}
+    for baseline in exp_show:
+        for experiment in baseline.get("experiments") or []:
+            for rev in experiment.get("revs") or []:
+                name = rev.get("name") or experiment.get("name") or ""
+                if name.startswith(prefix) and rev.get("rev"):
+                    revs[name] = rev["rev"]
+    return revs
+
+
 def run_queue_commands(commands: list[list[str]], dry_run: bool) -> None:
     """Print each `dvc exp run --queue ...` command and run it (unless dry_run)."""
     for cmd in commands:

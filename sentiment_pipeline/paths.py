@@ -27,6 +27,7 @@ PREDICTIONS = REPORTS_DIR / "predictions.csv"
 ROC_CURVE = REPORTS_DIR / "roc.csv"
 PR_CURVE = REPORTS_DIR / "pr.csv"
 CALIBRATION = REPORTS_DIR / "calibration.csv"  # reliability diagram bins
+CALIBRATION_SCALED = REPORTS_DIR / "calibration_scaled.csv"  # the same after temperature scaling
 LENGTH_BUCKETS = REPORTS_DIR / "length_buckets.csv"  # accuracy and ECE by token-length quartile
 ERRORS_JSON = REPORTS_DIR / "errors.json"
 ERRORS_MD = REPORTS_DIR / "errors.md"

@@ -13,11 +13,17 @@ from sentiment_pipeline import paths, tracking
 from sentiment_pipeline.config import load_params
 from sentiment_pipeline.device import resolve_device
 from sentiment_pipeline.errors import PipelineInputError
-from sentiment_pipeline.evaluation.calibration import reliability_table
+from sentiment_pipeline.evaluation.calibration import probabilities, reliability_table
 from sentiment_pipeline.evaluation.error_analysis import error_analysis, to_markdown
 from sentiment_pipeline.evaluation.metrics import predictions_table, roc_table
-from sentiment_pipeline.evaluation.report import evaluation_metrics, length_bucket_table, pr_table
+from sentiment_pipeline.evaluation.report import (
+    evaluation_metrics,
+    length_bucket_table,
+    pr_table,
+    scaled_calibration_metrics,
+)
 from sentiment_pipeline.inference.predictor import predict_folder
+from sentiment_pipeline.models.artifact import ModelArtifact
 from sentiment_pipeline.serving.mlflow_model import log_and_register
 from sentiment_pipeline.stage import run
 
@@ -32,19 +38,28 @@ def main() -> None:
             f"{paths.CLEAN_DIR}/test.parquet has {len(texts)} rows, the tokenized test split "
             f"{len(test)}: rerun the tokenize stage"
         )
-    prob_pos, examples_per_s = predict_folder(paths.MODEL_DIR, test, params.batch_size, resolve_device("auto"))
+    temperature = ModelArtifact.read(paths.MODEL_DIR).temperature
+    margins, examples_per_s = predict_folder(paths.MODEL_DIR, test, params.batch_size, resolve_device("auto"))
+    prob_pos, prob_scaled = probabilities(margins), probabilities(margins, temperature)
     info = test.select_columns([paths.LABEL, paths.N_WORDS, paths.N_TOKENS, paths.TRUNCATED]).to_pandas()
     labels = info[paths.LABEL].to_numpy()
+    # the model as trained (prob_pos), and its calibration after temperature scaling (prob_scaled)
     metrics = evaluation_metrics(labels, prob_pos, info[paths.N_TOKENS], info[paths.TRUNCATED], params.calibration_bins)
+    metrics.update(scaled_calibration_metrics(labels, prob_scaled, temperature, params.calibration_bins))
     metrics.update(n_examples=len(test), **{paths.TIMING_KEY: {"examples_per_s": round(examples_per_s, 3)}})
 
     paths.REPORTS_DIR.mkdir(parents=True, exist_ok=True)
-    predictions = predictions_table(labels, prob_pos, info[paths.N_WORDS], info[paths.N_TOKENS], info[paths.TRUNCATED])
+    predictions = predictions_table(
+        labels, prob_pos, info[paths.N_WORDS], info[paths.N_TOKENS], info[paths.TRUNCATED], prob_scaled
+    )
     predictions.to_csv(paths.PREDICTIONS, index=False)
     roc_table(labels, prob_pos).to_csv(paths.ROC_CURVE, index=False)
     pr_table(labels, prob_pos).to_csv(paths.PR_CURVE, index=False)
     reliability_table(labels, prob_pos, params.calibration_bins).round(6).to_csv(paths.CALIBRATION, index=False)
-    length_bucket_table(labels, prob_pos, info["n_tokens"], params.calibration_bins).round(6).to_csv(
+    reliability_table(labels, prob_scaled, params.calibration_bins).round(6).to_csv(
+        paths.CALIBRATION_SCALED, index=False
+    )
+    length_bucket_table(labels, prob_pos, info[paths.N_TOKENS], params.calibration_bins).round(6).to_csv(
         paths.LENGTH_BUCKETS, index=False
     )
     errors = error_analysis(predictions, texts, params.error_examples, params.error_text_chars)
@@ -69,7 +84,10 @@ def main() -> None:
                     )
                 )
     print(json.dumps({k: v for k, v in metrics.items() if k != "by_length"}, indent=2))
-    print(f"test accuracy {metrics['accuracy']:.4f}, F1 {metrics['f1']:.4f} on {len(test):,} reviews")
+    print(
+        f"test accuracy {metrics['accuracy']:.4f}, F1 {metrics['f1']:.4f} on {len(test):,} reviews; "
+        f"ECE {metrics['ece']:.4f}, {metrics['ece_scaled']:.4f} after temperature scaling (T={temperature:.3f})"
+    )
     print(to_markdown(errors).split("\n## ")[0])
 
 

@@ -32,6 +32,12 @@ def main() -> None:
         "reliability_diagram.png": plots.reliability_diagram(
             pd.read_csv(paths.CALIBRATION), metrics.get("ece"), metrics.get("mce")
         ),
+        "reliability_diagram_scaled.png": plots.reliability_diagram(
+            pd.read_csv(paths.CALIBRATION_SCALED),
+            metrics.get("ece_scaled"),
+            metrics.get("mce_scaled"),
+            title=f"Reliability diagram (test), temperature {metrics.get('temperature', 1.0):.2f}",
+        ),
         "confidence_histogram.png": plots.confidence_histogram(predictions, params.evaluate.calibration_bins),
         "accuracy_by_length.png": plots.accuracy_by_length(pd.read_csv(paths.LENGTH_BUCKETS)),
     }
@@ -45,7 +51,8 @@ def main() -> None:
     print(f"{len(figures)} figures -> {paths.PLOTS_DIR}/")
     print(
         f"test accuracy {metrics['accuracy']:.4f}, F1 {metrics['f1']:.4f}, ECE {metrics['ece']:.4f} "
-        f"on {metrics['n_examples']:,} reviews (metrics/eval.json; dvc metrics show)"
+        f"({metrics['ece_scaled']:.4f} after temperature scaling) on {metrics['n_examples']:,} reviews "
+        "(metrics/eval.json; dvc metrics show)"
     )
 
 

@@ -54,3 +54,35 @@ def test_collect_keeps_finished_runs_and_summarises_over_seeds():
     assert table.loc[0, "runs"] == 2 and abs(table.loc[0, "accuracy_mean"] - 0.82) < 1e-12
     assert abs(table.loc[0, "accuracy_std"] - 0.0282843) < 1e-6  # sample std of 0.80, 0.84
     assert "| 0 | 0 | 2 | 0.8200 ± 0.0283 |" in ablation.to_markdown(table)
+
+
+def test_collect_pairs_each_setting_with_the_baseline_on_the_same_reviews():
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 400)
+    rows, predictions = [], {}
+    for lw, cp in [(0, 0), (0.5, 0), (0, 1)]:
+        for seed in (1, 2):
+            name = f"abl-lw{lw:g}-cp{cp:g}-s{seed}"
+            correct = rng.random(400) < (0.95 if lw else 0.80)  # lw 0.5 is clearly better, cp 1 the same
+            prob = np.where(correct == labels.astype(bool), 0.7, 0.3)
+            predictions[name] = pd.DataFrame({"label": labels, "prob_pos": prob, "prob_pos_scaled": prob})
+            rows.append({"experiment": name, "length_weight": lw, "confidence_penalty": cp, "seed": seed})
+    table = ablation.paired_table(pd.DataFrame(rows), predictions, n_boot=200).set_index(
+        ["length_weight", "confidence_penalty"]
+    )
+    better, same = table.loc[(0.5, 0)], table.loc[(0, 1)]
+    assert better["pairs"] == 2 and better["d_accuracy_low"] > 0 and better["mcnemar_p"] < 1e-6
+    assert better["only_setting_right"] > better["only_baseline_right"]
+    assert same["d_accuracy_low"] < 0 < same["d_accuracy_high"] and same["mcnemar_p"] > 0.01
+    assert "| 0.5 | 0 | 2 | +" in ablation.paired_markdown(table.reset_index())
+
+
+def test_collect_reads_predictions_from_a_folder(tmp_path):
+    import pandas as pd
+
+    pd.DataFrame({"label": [0, 1], "prob_pos": [0.2, 0.9]}).to_csv(tmp_path / "abl-x.csv", index=False)
+    loaded = ablation.load_predictions(["abl-x"], {}, tmp_path)
+    assert list(loaded["abl-x"]["prob_pos"]) == [0.2, 0.9]

@@ -13,8 +13,10 @@ from datasets import load_from_disk
 
 from sentiment_pipeline import paths
 from sentiment_pipeline.errors import PipelineInputError
+from sentiment_pipeline.evaluation.calibration import probabilities
 from sentiment_pipeline.inference.analyzer import SentimentAnalyzer
-from sentiment_pipeline.inference.predictor import predict_folder as predict_proba
+from sentiment_pipeline.inference.predictor import predict_folder
+from sentiment_pipeline.models.artifact import ModelArtifact
 from tests.helpers import REPO, train_workspace
 
 
@@ -31,8 +33,25 @@ def test_predict_batch_matches_the_evaluate_stage(trained):
     analyzer = SentimentAnalyzer.from_pretrained(trained / paths.MODEL_DIR, device="cpu")
     texts = _test_texts(trained)
     got = np.array([p.scores["pos"] for p in analyzer.predict_batch(texts, batch_size=7)])
-    expected, _ = predict_proba(trained / paths.MODEL_DIR, load_from_disk(str(trained / paths.TOKENIZED_DIR))["test"])
-    np.testing.assert_allclose(got, expected, atol=1e-5)  # same cleaning, truncation, order
+    margins, _ = predict_folder(trained / paths.MODEL_DIR, load_from_disk(str(trained / paths.TOKENIZED_DIR))["test"])
+    expected = probabilities(margins, analyzer.artifact.temperature)
+    np.testing.assert_allclose(got, expected, atol=1e-5)  # same cleaning, truncation, order, temperature
+
+
+def test_the_model_folders_temperature_is_applied_and_changes_no_label(trained, tmp_path):
+    folder = tmp_path / "model"
+    shutil.copytree(trained / paths.MODEL_DIR, folder)
+    artifact = ModelArtifact.read(folder)
+    assert artifact.temperature != 1.0  # train fitted one on the validation split
+    texts = _test_texts(trained)
+    scaled = SentimentAnalyzer.from_pretrained(folder, device="cpu")
+    margins = scaled.margins(texts)
+    np.testing.assert_allclose(scaled.predict_proba(texts), probabilities(margins, artifact.temperature))
+    ModelArtifact(**{**artifact.__dict__, "temperature": 4.0}).write(folder)
+    hotter = SentimentAnalyzer.from_pretrained(folder, device="cpu").predict_batch(texts)
+    before = scaled.predict_batch(texts)
+    assert [p.label for p in hotter] == [p.label for p in before]
+    assert all(abs(h.scores["pos"] - 0.5) <= abs(b.scores["pos"] - 0.5) + 1e-12 for h, b in zip(hotter, before))
 
 
 def test_predict_returns_label_confidence_and_both_scores(trained):

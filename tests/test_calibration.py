@@ -34,3 +34,32 @@ def test_perfectly_calibrated_bin_has_zero_error():
     labels = np.array([1, 1, 1, 0])  # confidence 0.75 everywhere, 3 of 4 right
     ece, mce = calibration_errors(labels, np.full(4, 0.75), n_bins=15)
     assert ece == pytest.approx(0.0) and mce == pytest.approx(0.0)
+
+
+def test_temperature_scaling_recovers_the_temperature_that_overconfidence_used():
+    from sentiment_pipeline.evaluation.calibration import fit_temperature
+
+    rng = np.random.default_rng(0)
+    true_margins = rng.normal(0, 2, 20_000)
+    labels = (rng.random(20_000) < 1 / (1 + np.exp(-true_margins))).astype(int)  # calibrated at T = 1
+    assert fit_temperature(true_margins, labels) == pytest.approx(1.0, abs=0.05)
+    assert fit_temperature(3 * true_margins, labels) == pytest.approx(3.0, rel=0.05)  # over-confident
+    assert fit_temperature(true_margins / 2, labels) == pytest.approx(0.5, rel=0.05)  # under-confident
+
+
+def test_temperature_scaling_never_changes_a_prediction_and_lowers_the_nll_it_was_fitted_on():
+    from sklearn.metrics import log_loss
+
+    from sentiment_pipeline.evaluation.calibration import fit_temperature, probabilities
+
+    rng = np.random.default_rng(1)
+    margins = rng.normal(0, 6, 5_000)
+    margins[:10] = 0.0  # exactly on the boundary: P = 0.5, predicted positive either way
+    labels = (rng.random(5_000) < 1 / (1 + np.exp(-margins / 4))).astype(int)
+    temperature = fit_temperature(margins, labels)
+    before, after = probabilities(margins), probabilities(margins, temperature)
+    np.testing.assert_array_equal(before >= 0.5, after >= 0.5)  # the same class for every review
+    assert log_loss(labels, after) < log_loss(labels, before)
+    ece_before, _ = calibration_errors(labels, before)
+    ece_after, _ = calibration_errors(labels, after)
+    assert ece_after < ece_before / 2

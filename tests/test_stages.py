@@ -93,6 +93,17 @@ def test_train_logged_an_mlflow_run(workspace):
 def test_evaluate(workspace, monkeypatch):
     run_stage("evaluate", workspace, monkeypatch)
     metrics = json.loads((workspace / paths.EVAL_METRICS).read_text())
+    # temperature scaling: the model folder's T, calibration before and after, accuracy untouched
+    temperature = json.loads((workspace / paths.MODEL_DIR / "sentiment_pipeline.json").read_text())["temperature"]
+    assert (
+        metrics["temperature"]
+        == temperature
+        == json.loads((workspace / paths.TRAIN_METRICS).read_text())["temperature"]
+    )
+    assert {"ece_scaled", "mce_scaled", "log_loss_scaled", "brier_scaled"} <= set(metrics)
+    assert (workspace / paths.CALIBRATION_SCALED).is_file()
+    predictions = pd.read_csv(workspace / paths.PREDICTIONS)
+    assert metrics["accuracy"] == (predictions["label"] == predictions["predicted"]).mean()
     assert {
         "accuracy",
         "precision",
@@ -140,6 +151,7 @@ def test_plot(workspace, monkeypatch):
             "confusion_matrix.png",
             "pr_curve.png",
             "reliability_diagram.png",
+            "reliability_diagram_scaled.png",
             "confidence_histogram.png",
             "accuracy_by_length.png",
         ]

@@ -9,7 +9,14 @@ as queued DVC experiments, and the table of their results.
 cell and seed (extra -S settings, e.g. a subset, go to every experiment).
 `collect` reads `dvc exp show --json`, keeps the experiments named abl-*, and
 prints mean +- std (over seeds) of test accuracy, F1, ECE (and Brier, log
-loss) per loss setting. Only the training seed (`train.seed`: head
+loss) per loss setting. Then, on the same test reviews, each setting against
+the baseline (both loss terms 0), seed paired with seed: McNemar's exact test
+on the per-review correctness and 95% paired bootstrap intervals for the
+differences in accuracy and ECE, before and after temperature scaling
+(evaluation/paired.py). The per-review predictions come from each
+experiment's reports/predictions.csv in the DVC cache (`dvc.api.open`), or
+from `--predictions-dir DIR` holding <experiment>.csv files (e.g. runs brought
+back from a GPU machine). Only the training seed (`train.seed`: head
 initialisation, data order, dropout) varies; the data subset stays fixed, so
 the spread is the training's own.
 """
@@ -24,7 +31,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from sentiment_pipeline.dvc_experiments import finished_experiments, get, load_exp_show, run_queue_commands
+from sentiment_pipeline.dvc_experiments import (
+    experiment_revs,
+    finished_experiments,
+    get,
+    load_exp_show,
+    run_queue_commands,
+)
+from sentiment_pipeline.evaluation.paired import accuracy, ece, mcnemar, paired_bootstrap
 
 PREFIX = "abl-"
 METRICS = ("accuracy", "f1", "ece", "brier", "log_loss")
@@ -98,6 +112,98 @@ def to_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+PREDICTIONS = "reports/predictions.csv"
+
+
+def load_predictions(names: list[str], revs: dict[str, str], folder: Path | None) -> dict[str, pd.DataFrame]:
+    """Each experiment's per-review predictions: <folder>/<name>.csv, or its
+    reports/predictions.csv from the DVC cache at the experiment's commit."""
+    out = {}
+    for name in names:
+        if folder is not None:
+            out[name] = pd.read_csv(folder / f"{name}.csv")
+            continue
+        import dvc.api
+
+        with dvc.api.open(PREDICTIONS, rev=revs.get(name, name)) as fh:
+            out[name] = pd.read_csv(fh)
+    return out
+
+
+def paired_table(rows: pd.DataFrame, predictions: dict[str, pd.DataFrame], n_boot: int = 2000) -> pd.DataFrame:
+    """Each loss setting against the baseline (0, 0), seed paired with seed, on the same reviews."""
+    base = rows[(rows["length_weight"] == 0) & (rows["confidence_penalty"] == 0)].set_index("seed")["experiment"]
+    if base.empty:
+        raise SystemExit("no baseline experiment (length_weight=0, confidence_penalty=0) to pair with")
+    out = []
+    for (lw, cp), group in rows.groupby(["length_weight", "confidence_penalty"]):
+        if lw == 0 and cp == 0:
+            continue
+        pairs = [
+            (predictions[base[s]], predictions[name])
+            for s, name in zip(group["seed"], group["experiment"])
+            if s in base.index
+        ]
+        if not pairs:
+            continue
+        labels = pairs[0][0]["label"].to_numpy()
+        for a, b in pairs:
+            if not (a["label"].to_numpy() == labels).all() or not (b["label"].to_numpy() == labels).all():
+                raise SystemExit("the paired experiments were not scored on the same test reviews")
+        scaled = (
+            "prob_pos_scaled"
+            if all("prob_pos_scaled" in a and "prob_pos_scaled" in b for a, b in pairs)
+            else "prob_pos"
+        )
+        prob = {
+            col: ([a[col].to_numpy() for a, _ in pairs], [b[col].to_numpy() for _, b in pairs])
+            for col in ("prob_pos", scaled)
+        }
+        test = mcnemar(
+            [(p >= 0.5) == labels for p in prob["prob_pos"][0]], [(p >= 0.5) == labels for p in prob["prob_pos"][1]]
+        )
+        acc = paired_bootstrap(labels, *prob["prob_pos"], accuracy, n_boot)
+        cal = paired_bootstrap(labels, *prob["prob_pos"], ece, n_boot)
+        cal_scaled = paired_bootstrap(labels, *prob[scaled], ece, n_boot)
+        out.append(
+            {
+                "length_weight": lw,
+                "confidence_penalty": cp,
+                "pairs": len(pairs),
+                "d_accuracy": acc.mean,
+                "d_accuracy_low": acc.low,
+                "d_accuracy_high": acc.high,
+                "only_baseline_right": test.only_a,
+                "only_setting_right": test.only_b,
+                "mcnemar_p": test.p_value,
+                "d_ece": cal.mean,
+                "d_ece_low": cal.low,
+                "d_ece_high": cal.high,
+                "d_ece_scaled": cal_scaled.mean,
+                "d_ece_scaled_low": cal_scaled.low,
+                "d_ece_scaled_high": cal_scaled.high,
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def paired_markdown(table: pd.DataFrame) -> str:
+    lines = [
+        "| length_weight | confidence_penalty | seed pairs | Δ accuracy [95% CI] | McNemar: only baseline / "
+        "only setting right, p | Δ ECE [95% CI] | Δ ECE after temperature scaling [95% CI] |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in table.to_dict(orient="records"):
+        lines.append(
+            f"| {r['length_weight']:g} | {r['confidence_penalty']:g} | {r['pairs']} | "
+            f"{r['d_accuracy']:+.4f} [{r['d_accuracy_low']:+.4f}, {r['d_accuracy_high']:+.4f}] | "
+            f"{r['only_baseline_right']} / {r['only_setting_right']}, p = {r['mcnemar_p']:.3g} | "
+            f"{r['d_ece']:+.4f} [{r['d_ece_low']:+.4f}, {r['d_ece_high']:+.4f}] | "
+            f"{r['d_ece_scaled']:+.4f} [{r['d_ece_scaled_low']:+.4f}, {r['d_ece_scaled_high']:+.4f}] |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -124,6 +230,9 @@ def main() -> None:
     )
     c.add_argument("--markdown", type=Path, help="also write the table here")
     c.add_argument("--runs-csv", type=Path, help="also write one row per experiment here")
+    c.add_argument("--predictions-dir", type=Path, help="<experiment>.csv predictions here instead of the DVC cache")
+    c.add_argument("--no-paired", action="store_true", help="skip the paired comparisons")
+    c.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples (default 2000)")
     args = parser.parse_args()
     os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
@@ -131,15 +240,22 @@ def main() -> None:
         run_queue_commands(queue_commands(args.w, args.c, args.seeds, args.extra), args.dry_run)
         return
 
-    rows = experiment_rows(load_exp_show(args.exp_show_json, args.all_commits))
+    shown = load_exp_show(args.exp_show_json, args.all_commits)
+    rows = experiment_rows(shown)
     if rows.empty:
         sys.exit(f"no finished experiments named {PREFIX}* in dvc exp show: queue and run them first")
     table = summary(rows)
     print(rows.to_string(index=False))
     print()
     print(to_markdown(table))
+    text = to_markdown(table)
+    if not args.no_paired:
+        predictions = load_predictions(list(rows["experiment"]), experiment_revs(shown, PREFIX), args.predictions_dir)
+        paired = paired_markdown(paired_table(rows, predictions, args.n_boot))
+        print(paired)
+        text += "\n" + paired
     if args.markdown:
-        args.markdown.write_text(to_markdown(table))
+        args.markdown.write_text(text)
     if args.runs_csv:
         rows.to_csv(args.runs_csv, index=False)
 

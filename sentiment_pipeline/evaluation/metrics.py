@@ -48,17 +48,25 @@ def roc_table(labels: np.ndarray, prob_pos: np.ndarray) -> pd.DataFrame:
 
 
 def predictions_table(
-    labels: np.ndarray, prob_pos: np.ndarray, n_words: np.ndarray, n_tokens: np.ndarray, truncated: np.ndarray
+    labels: np.ndarray,
+    prob_pos: np.ndarray,
+    n_words: np.ndarray,
+    n_tokens: np.ndarray,
+    truncated: np.ndarray,
+    prob_scaled: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """One row per test review: truth, prediction, scores and length."""
+    """One row per test review: truth, prediction, scores (before and after
+    temperature scaling, which changes no prediction) and length."""
     prob_pos = np.asarray(prob_pos, dtype=np.float64)
     predicted, confidence = predicted_and_confidence(prob_pos)
+    scaled = prob_pos if prob_scaled is None else np.asarray(prob_scaled, dtype=np.float64)
     return pd.DataFrame(
         {
             "row": np.arange(len(labels)),
             "label": labels,
             "predicted": predicted,
             "prob_pos": prob_pos.round(6),
+            "prob_pos_scaled": scaled.round(6),
             "confidence": confidence.round(6),
             "n_words": n_words,
             "n_tokens": n_tokens,

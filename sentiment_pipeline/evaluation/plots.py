@@ -107,7 +107,9 @@ def pr_curve(pr: pd.DataFrame, pr_auc: float | None, positive_share: float | Non
     return fig
 
 
-def reliability_diagram(bins: pd.DataFrame, ece: float | None, mce: float | None) -> Figure:
+def reliability_diagram(
+    bins: pd.DataFrame, ece: float | None, mce: float | None, title: str = "Reliability diagram (test)"
+) -> Figure:
     """Accuracy against mean confidence per confidence bin, bar width = bin,
     with the bins' review counts beneath (top-label calibration)."""
     fig, (ax, counts) = plt.subplots(2, 1, figsize=(7, 6), sharex=True, height_ratios=[3, 1], layout="constrained")
@@ -134,7 +136,6 @@ def reliability_diagram(bins: pd.DataFrame, ece: float | None, mce: float | None
     )
     ax.plot(centre, filled["confidence"], "o", color="tab:red", markersize=5, label="mean confidence in bin")
     ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
-    title = "Reliability diagram (test)"
     if ece is not None and mce is not None:
         title += f": ECE {ece:.3f}, MCE {mce:.3f}"
     ax.set(title=title, ylabel="accuracy", xlim=(0.45, 1), ylim=(0, 1.01))  # top-label confidence is >= 0.5

@@ -80,6 +80,22 @@ def pr_table(labels: np.ndarray, prob_pos: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({"recall": recall, "precision": precision, "threshold": thresholds}).round(6)
 
 
+def scaled_calibration_metrics(
+    labels: np.ndarray, prob_scaled: np.ndarray, temperature: float, n_bins: int = 15
+) -> dict:
+    """The calibration scores after temperature scaling (`*_scaled`), beside the
+    temperature itself; accuracy and the ranking metrics do not change with T."""
+    labels = np.asarray(labels)
+    ece, mce = calibration_errors(labels, prob_scaled, n_bins)
+    return {
+        "temperature": temperature,
+        "ece_scaled": ece,
+        "mce_scaled": mce,
+        "log_loss_scaled": float(skm.log_loss(labels, np.asarray(prob_scaled, dtype=np.float64), labels=[0, 1])),
+        "brier_scaled": float(skm.brier_score_loss(labels, prob_scaled, pos_label=1)),
+    }
+
+
 def evaluation_metrics(
     labels: np.ndarray, prob_pos: np.ndarray, n_tokens: np.ndarray, truncated: np.ndarray, n_bins: int = 15
 ) -> dict:

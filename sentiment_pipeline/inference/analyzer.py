@@ -31,6 +31,7 @@ from sentiment_pipeline.data.cleaning import clean_text
 from sentiment_pipeline.data.encoding import Encoder
 from sentiment_pipeline.device import resolve_device
 from sentiment_pipeline.errors import PipelineInputError
+from sentiment_pipeline.evaluation.calibration import probabilities
 from sentiment_pipeline.inference.int8 import quantize_int8
 from sentiment_pipeline.inference.model_uri import resolve_model_uri
 from sentiment_pipeline.inference.predictor import predict_ids, predict_texts
@@ -150,7 +151,11 @@ class SentimentAnalyzer:
     def predict_proba(self, texts: list[str], batch_size: int | None = None, progress: bool = False) -> np.ndarray:
         """P(positive) per (validated) text, in input order: cleaned and encoded as
         in training, then the prediction core, `CHUNK_TEXTS` texts at a time (memory
-        stays bounded however many there are)."""
+        stays bounded however many there are), then the model's temperature."""
+        return probabilities(self.margins(texts, batch_size, progress), self.artifact.temperature)
+
+    def margins(self, texts: list[str], batch_size: int | None = None, progress: bool = False) -> np.ndarray:
+        """The log-odds per (validated) text, before temperature scaling."""
         batch_size = batch_size or self.default_batch_size
         cleaned = [clean_text(t) for t in texts]
         if not self.loaded.is_network:

@@ -1,4 +1,5 @@
-"""The one prediction core: token ids in, P(positive) out.
+"""The one prediction core: token ids in, log-odds out (P(positive) = sigmoid of them,
+after temperature scaling: evaluation.calibration.probabilities).
 
 Used by the evaluate stage (ids from data/tokenized) and the analyzer (ids from
 the same encoder, data/encoding.py). Rows are run longest first, so each batch
@@ -18,7 +19,6 @@ import torch
 from datasets import Dataset
 from tqdm.auto import tqdm
 
-from sentiment_pipeline.evaluation.metrics import softmax
 from sentiment_pipeline.models.artifact import LoadedModel, load
 from sentiment_pipeline.models.build import accepted_inputs
 
@@ -30,7 +30,7 @@ def predict_ids(
     model, tokenizer = loaded.model, loaded.tokenizer
     inputs = accepted_inputs(model, list(tokenizer.model_input_names))
     order = np.argsort([-len(ids) for ids in encoded], kind="stable")
-    prob_pos = np.empty(len(encoded), dtype=np.float64)
+    margins = np.empty(len(encoded), dtype=np.float64)
     with torch.inference_mode(), tqdm(total=len(encoded), desc="predict", unit="review", disable=not progress) as bar:
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
@@ -38,29 +38,29 @@ def predict_ids(
             batch = tokenizer.pad(features, return_tensors="pt")
             batch = {k: v.to(device) for k, v in batch.items() if k in inputs}
             logits = model(**batch).logits.float()
-            prob_pos[rows] = softmax(logits.cpu().numpy())[:, 1]  # numpy, as the Trainer's predictions were
+            margins[rows] = (logits[:, 1] - logits[:, 0]).cpu().numpy()
             bar.update(len(rows))
-    return prob_pos
+    return margins
 
 
 def predict_texts(loaded: LoadedModel, texts: Sequence[str]) -> np.ndarray:
-    """P(positive) per (cleaned) text, for tfidf_logreg."""
+    """The log-odds margin per (cleaned) text, for tfidf_logreg."""
     from sentiment_pipeline.models import tfidf
 
-    return tfidf.predict_proba(loaded.model, list(texts))
+    return tfidf.margins(loaded.model, list(texts))
 
 
 def predict_dataset(loaded: LoadedModel, ds: Dataset, batch_size: int, device: str = "cpu") -> tuple[np.ndarray, float]:
-    """P(positive) for each row of a tokenized split, in row order, and the throughput in rows/s."""
+    """The log-odds margin of each row of a tokenized split, in row order, and the throughput in rows/s."""
     start = time.perf_counter()
     if loaded.is_network:
         loaded.model.to(device)
-        prob_pos = predict_ids(loaded, list(ds["input_ids"]), batch_size, device, progress=True)
+        margins = predict_ids(loaded, list(ds["input_ids"]), batch_size, device, progress=True)
     else:
-        prob_pos = predict_texts(loaded, ds["text"])
-    return prob_pos, len(ds) / max(time.perf_counter() - start, 1e-9)
+        margins = predict_texts(loaded, ds["text"])
+    return margins, len(ds) / max(time.perf_counter() - start, 1e-9)
 
 
 def predict_folder(model_dir: Path, ds: Dataset, batch_size: int = 64, device: str = "cpu") -> tuple[np.ndarray, float]:
-    """`predict_dataset` with the model folder loaded first."""
+    """`predict_dataset` with the model folder loaded first (margins, rows/s)."""
     return predict_dataset(load(model_dir), ds, batch_size, device)

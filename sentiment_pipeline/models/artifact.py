@@ -43,11 +43,15 @@ class ModelArtifact:
     truncation: str  # head | tail | head_tail
     head_fraction: float  # head_tail: share of the budget from the start
     labels: tuple[str, ...]  # class names by label id
+    # divides the log-odds before the softmax (temperature scaling, fitted by train on
+    # the validation split); 1.0 = none, and the default for folders written before it
+    temperature: float = 1.0
 
     @classmethod
-    def from_params(cls, params: Params, base_model: dict | None) -> ModelArtifact:
+    def from_params(cls, params: Params, base_model: dict | None, temperature: float = 1.0) -> ModelArtifact:
         transformer = params.model.type == "transformer"
         return cls(
+            temperature=temperature,
             model_type=params.model.type,
             source_model=params.model.name if transformer else params.model.type,
             base_model=base_model,
@@ -77,7 +81,7 @@ class ModelArtifact:
             raise ModelFolderError(f"{path} is not valid JSON: {err}") from err
         if not isinstance(raw, dict):
             raise ModelFolderError(f"{path}: expected a JSON object, got {type(raw).__name__}")
-        names = [f.name for f in dataclasses.fields(cls)]
+        names = [f.name for f in dataclasses.fields(cls) if f.name in raw or f.default is dataclasses.MISSING]
         missing = [n for n in names if n not in raw]
         if missing:
             raise ModelFolderError(f"{path} lacks {', '.join(missing)}: retrain the model (dvc repro -f -s train)")
@@ -97,6 +101,12 @@ class ModelArtifact:
             problems.append(f"head_fraction {self.head_fraction!r} is not in [0, 1]")
         if self.clean != CLEANING:
             problems.append(f"its texts were cleaned by {self.clean!r}, this version cleans by {CLEANING!r}")
+        if (
+            not isinstance(self.temperature, (int, float))
+            or isinstance(self.temperature, bool)
+            or not 0.05 <= self.temperature <= 20
+        ):
+            problems.append(f"temperature {self.temperature!r} is not a number in [0.05, 20]")
         if self.labels != tuple(LABEL_NAMES):
             problems.append(f"labels {list(self.labels)} are not {list(LABEL_NAMES)}")
         if problems:

@@ -68,6 +68,11 @@ def predict_proba(model: Pipeline, texts: list[str]) -> np.ndarray:
     return model.predict_proba(list(texts))[:, 1]
 
 
+def margins(model: Pipeline, texts: list[str]) -> np.ndarray:
+    """The log-odds of the positive class (what sigmoid turns into predict_proba)."""
+    return np.asarray(model.decision_function(list(texts)), dtype=np.float64)
+
+
 def n_parameters(model: Pipeline) -> int:
     logreg = model.named_steps["logreg"]
     return int(logreg.coef_.size + logreg.intercept_.size)

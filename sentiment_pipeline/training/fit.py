@@ -9,9 +9,11 @@ Checkpoints every N steps are only resumed by the same params and data
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from datasets import DatasetDict
 from transformers import PreTrainedTokenizerBase, TrainerCallback, set_seed
 
@@ -20,8 +22,10 @@ from sentiment_pipeline.data.batching import LENGTH_KEY, TOKEN_LENGTH_KEY
 from sentiment_pipeline.data.encoding import load_tokenizer, strip_load_time_keys
 from sentiment_pipeline.data.sources import base_model_info
 from sentiment_pipeline.errors import DataError, PipelineInputError
+from sentiment_pipeline.evaluation.calibration import fit_temperature
+from sentiment_pipeline.inference.predictor import predict_ids
 from sentiment_pipeline.models import tfidf
-from sentiment_pipeline.models.artifact import ModelArtifact
+from sentiment_pipeline.models.artifact import LoadedModel, ModelArtifact
 from sentiment_pipeline.models.build import accepted_inputs, build_model, count_parameters
 from sentiment_pipeline.paths import TIMING_KEY
 from sentiment_pipeline.training import tfidf_fit
@@ -96,16 +100,32 @@ def train(
             history.load_state_dict(saved)
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
 
+    temperature = 1.0
     if trainer.is_world_process_zero():
+        # temperature scaling on the validation split, with the best epoch's model
+        artifact = ModelArtifact.from_params(params, base_model(params))
+        val_margins = predict_ids(
+            LoadedModel(artifact, trainer.model.eval(), tokenizer),
+            list(val_ds["input_ids"]),
+            params.train.eval_batch_size,
+            str(trainer.args.device),
+        )
+        temperature = fit_temperature(val_margins, np.asarray(val_ds["label"]))
         trainer.save_model(str(output_dir))
         # the Trainer also pickles its TrainingArguments there; the model folder stays pickle-free
         (Path(output_dir) / "training_args.bin").unlink(missing_ok=True)
         strip_load_time_keys(output_dir)
-        ModelArtifact.from_params(params, base_model(params)).write(output_dir)
+        dataclasses.replace(artifact, temperature=round(temperature, 6)).write(output_dir)
     checkpoints.finish()
 
     metrics = summarize(
-        history.epochs, len(train_ds), len(val_ds), count_parameters(trainer.model), output_dir, base_model(params)
+        history.epochs,
+        len(train_ds),
+        len(val_ds),
+        count_parameters(trainer.model),
+        output_dir,
+        base_model(params),
+        temperature=round(temperature, 6),
     )
     return TrainResult(
         metrics=metrics,
@@ -123,7 +143,7 @@ def summarize(
     n_parameters: int,
     model_dir: Path,
     base_model: dict | None,
-    **extra: int,
+    **extra: float,
 ) -> dict:
     """metrics/train.json for every model type: the best epoch by validation F1
     (the one saved), sizes, the base weights, and the timings under TIMING_KEY."""
@@ -166,8 +186,10 @@ def _train_tfidf_logreg(
     model, row = tfidf_fit.train(params, tokenized)
     history.epochs.append(row)
     history.record("epoch", row)
+    val = tokenized["validation"]
+    temperature = round(fit_temperature(tfidf.margins(model, val["text"]), np.asarray(val["label"])), 6)
     tfidf.save(model, output_dir)
-    ModelArtifact.from_params(params, None).write(output_dir)
+    ModelArtifact.from_params(params, None, temperature).write(output_dir)
     checkpoints.finish()
     metrics = summarize(
         [row],
@@ -177,5 +199,6 @@ def _train_tfidf_logreg(
         output_dir,
         None,
         vocabulary_size=len(model.named_steps["tfidf"].vocabulary_),
+        temperature=temperature,
     )
     return TrainResult(metrics=metrics, epochs=[row], steps=[], device="cpu", precision="fp32")
