@@ -34,7 +34,7 @@ def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
     """The fast tokenizer of `model.name` (pip:<package>, Hub id or local folder)."""
     path = resolve_model(name, "model.name")
     with loading(name, "model.name"):
-        tokenizer = AutoTokenizer.from_pretrained(path)
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
     if not tokenizer.is_fast:
         raise SourceError(f"model.name {name!r} has no fast (Rust) tokenizer; the pipeline needs one")
     return tokenizer
@@ -44,7 +44,7 @@ def load_saved_tokenizer(path: Path) -> PreTrainedTokenizerBase:
     """The tokenizer the tokenize stage saved beside the data it encoded."""
     if not (Path(path) / "tokenizer_config.json").is_file():
         raise SourceError(f"{path} holds no saved tokenizer: rerun the tokenize stage (dvc repro tokenize)")
-    return AutoTokenizer.from_pretrained(str(path))
+    return AutoTokenizer.from_pretrained(str(path), trust_remote_code=False)
 
 
 # keys transformers writes into tokenizer_config.json about how the tokenizer was

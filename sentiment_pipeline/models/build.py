@@ -27,7 +27,7 @@ def build_classifier(name: str) -> PreTrainedModel:
     """
     path = resolve_model(name, "model.name")
     with loading(name, "model.name"):
-        return AutoModelForSequenceClassification.from_pretrained(path, **LABELS)
+        return AutoModelForSequenceClassification.from_pretrained(path, trust_remote_code=False, **LABELS)
 
 
 def build_model(model: ModelParams, tokenizer: PreTrainedTokenizerBase) -> PreTrainedModel:
