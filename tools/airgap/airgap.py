@@ -508,7 +508,7 @@ def print_steps(out: Path, tree: Path, count: int) -> None:
         print(f"  copy {rel}/c{k}, then:  python3 {rel}/c{k}/airgap.py stash")
     print(f"  copy {rel}/c{count}, then:  python3 {rel}/c{count}/airgap.py run   [key=value ...]")
     print(
-        f"Copy back /tmp/gpu/out (results.tar.gz per run), then here:\n"
+        f"Copy back /tmp/gpu/out/NAME/results.tar.gz (one folder per run), then here:\n"
         f"  python tools/airgap/airgap.py collect results.tar.gz --into reports/full_scale/NAME\n"
         f"{rel}/ctl holds the script and manifest only, for later commands (run, fetch). See docs/airgap.md."
     )
@@ -593,6 +593,18 @@ def unpack(home: Path, manifest: dict, keep_parts: bool = False) -> bool:
     return True
 
 
+def ensure_unpacked(home: Path, manifest: dict, keep_parts: bool = False) -> None:
+    """Unpacked already (the same kit), or: this folder's part stashed, all parts checked, joined, unpacked."""
+    done = home / ".unpacked"
+    if done.is_file() and done.read_text().strip() == manifest["archive"]["sha256"]:
+        say(f"already unpacked in {home}")
+    else:
+        if list(TOOL.parent.glob(PART_PREFIX + "*")):
+            stash(home)
+        unpack(home, manifest, keep_parts=keep_parts)
+    write_python_wrapper(home)
+
+
 def check_python(manifest: dict) -> None:
     here = f"{sys.version_info.major}.{sys.version_info.minor}"
     if manifest.get("python_version") and manifest["python_version"] != here:
@@ -612,10 +624,7 @@ def cmd_unpack(args) -> None:
     home = Path(args.home)
     manifest = load_manifest(args.manifest)
     check_python(manifest)
-    if list(TOOL.parent.glob(PART_PREFIX + "*")):
-        stash(home)
-    unpack(home, manifest, keep_parts=args.keep_parts)
-    write_python_wrapper(home)
+    ensure_unpacked(home, manifest, keep_parts=args.keep_parts)
     if args.no_preflight:
         return
     out = Path(args.out)
@@ -1020,10 +1029,7 @@ def cmd_run(args) -> None:
     manifest = load_manifest(args.manifest)
     check_python(manifest)
     t = time.time()
-    if list(TOOL.parent.glob(PART_PREFIX + "*")):
-        stash(home)
-    unpack(home, manifest)
-    write_python_wrapper(home)
+    ensure_unpacked(home, manifest)
     times["unpack_s"] = round(time.time() - t, 1)
     use_dvc = not args.no_dvc and (home / "site" / "dvc" / "__init__.py").is_file()
 
@@ -1044,7 +1050,7 @@ def cmd_run(args) -> None:
         "manifest": manifest,
         "tree": tree,
         "start_mark": time.time(),
-        "complete": not args.until,
+        "until": args.until,
     }
 
     # 4. the pipeline, within the time budget
@@ -1095,7 +1101,7 @@ def finish_run(
     rc: int,
     times: dict,
     start_mark: float,
-    complete: bool = True,
+    until: str | None = None,
 ) -> dict:
     """After the pipeline (finished, failed or stopped): stage_times.json, produced.txt, run_summary.json
     and results.tar.gz (the workspace's results and these files under airgap/) in `out`."""
@@ -1113,7 +1119,8 @@ def finish_run(
         preset=preset,
         settings=settings,
         exit_code=rc,
-        complete=complete and rc == 0,
+        until=until,
+        complete=until is None and rc == 0,
         preflight=read_json(out / "preflight.json"),
         stage_times=times,
         kit={"commit": manifest.get("commit"), "archive_sha256": manifest["archive"]["sha256"]},
@@ -1291,9 +1298,10 @@ def cmd_collect(args) -> None:
         if not run.get("test") or not run.get("train"):
             raise AirgapError(f"{results} holds no metrics/eval.json or metrics/train.json: nothing to collect")
         if run.get("complete") is False and not args.allow_incomplete:
+            why = f"stopped after --until {run['until']}" if run.get("until") else f"exit {run.get('exit_code')}"
             raise AirgapError(
-                f"{results}: the run did not finish (exit {run.get('exit_code')}): its metrics may be an earlier "
-                "run's or the repository's. See airgap/pipeline.log in it; --allow-incomplete to collect anyway",
+                f"{results}: the run did not finish ({why}): its metrics may be an earlier run's or the "
+                "repository's. See airgap/pipeline.log in it; --allow-incomplete to collect anyway",
                 EXIT_USAGE,
             )
         into.mkdir(parents=True, exist_ok=True)
@@ -1381,7 +1389,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--extra", action="append", default=[], metavar="NAME==VER", help="one more wheel; repeatable")
     p.add_argument("--no-dvc", action="store_true", help="leave dvc out: the machine runs the stage scripts in order")
     p.add_argument("--wheels-dir", help="use the *.whl in this folder instead of downloading (e.g. .kit/wheels)")
-    p.add_argument("--xz-level", type=int, default=9, choices=range(10), metavar="0-9", help="xz preset (default 9)")
+    p.add_argument("--xz-level", type=int, default=6, choices=range(10), metavar="0-9", help="xz preset (default 6)")
     p.add_argument("--no-shuffle", action="store_true", help="keep *.safetensors as they are (about 6 MiB more)")
     p.add_argument("--tree", help="the working tree that travels with every copy (default: this git checkout)")
     p.add_argument("--pip-python", default=sys.executable, help="the Python whose pip downloads (default this one)")
