@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import tarfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -193,6 +194,24 @@ def test_unpack_refuses_a_damaged_part(kit, tmp_path, damage):
     assert not (tmp_path / "site").exists()
 
 
+def test_fetch_brings_a_folder_back_in_shares_of_chunks(tmp_path):
+    home = tmp_path / "gpu"
+    best = home / "work" / "models" / "best"
+    best.mkdir(parents=True)
+    (best / "model.safetensors").write_bytes(WEIGHTS[:200_000])
+    (best / "config.json").write_text("{}")
+    back = tmp_path / "back"
+    for k in (1, 2):
+        args = ["--home", str(home), "--out", str(back), "--chunk-mib", "0.05", "--per-copy", "2"]
+        airgap.main(["fetch", "models/best", str(k), *args])
+        assert len(list(back.iterdir())) == 2 * k  # 2 chunks a share
+    chunks = sorted(back.iterdir())
+    assert [c.name for c in chunks] == [f"best.tar.xz.{i:02d}" for i in range(1, 5)]
+    (tmp_path / "all.tar.xz").write_bytes(b"".join(c.read_bytes() for c in chunks))
+    airgap.safe_extract(tmp_path / "all.tar.xz", tmp_path / "here")
+    assert (tmp_path / "here" / "best" / "model.safetensors").read_bytes() == WEIGHTS[:200_000]
+
+
 # ------------------------------------------------------------------------------------- params settings
 def test_setting_values_read_as_dvc_exp_run_s_reads_them():
     assert airgap.parse_settings(
@@ -284,6 +303,16 @@ def test_stage_times_from_dvc_repro_output():
         ("evaluate", "stopped"),
     ]
     assert [s["seconds"] for s in times["stages"]] == [0.0, 4.0, 60.0, 1.0] and times["seconds"] == 66.0
+
+
+def test_the_budget_stops_the_whole_process_group(tmp_path):
+    log = (tmp_path / "log").open("w")
+    started = time.time()
+    cmd = ["sh", "-c", "echo start; sleep 30 & sleep 30; echo never"]
+    rc = airgap.run_logged(cmd, tmp_path, dict(os.environ), log, deadline=time.time() + 1)
+    log.close()
+    assert rc == 124 and time.time() - started < 15
+    assert (tmp_path / "log").read_text() == "start\n"
 
 
 # ----------------------------------------------------------------------------------- results, collect
