@@ -660,6 +660,7 @@ def preflight(home: Path, workdir: Path, out: Path, require_gpu: bool) -> int:
     goes to out/preflight.txt and out/preflight.json."""
     cmd = [sys.executable, str(TOOL), "preflight", "--site", str(home / "site"), "--json", str(out / "preflight.json")]
     cmd += [] if require_gpu else ["--no-gpu"]
+    (out / "preflight.json").unlink(missing_ok=True)  # an earlier run's must not pass for this one's
     with open(out / "preflight.txt", "w") as log:
         proc = subprocess.Popen(
             cmd, cwd=workdir, env=kit_env(home), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
