@@ -663,7 +663,12 @@ def preflight(home: Path, workdir: Path, out: Path, require_gpu: bool) -> int:
     (out / "preflight.json").unlink(missing_ok=True)  # an earlier run's must not pass for this one's
     with open(out / "preflight.txt", "w") as log:
         proc = subprocess.Popen(
-            cmd, cwd=workdir, env=kit_env(home), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            cmd,
+            cwd=workdir,
+            env={**kit_env(home), "PYTHONDONTWRITEBYTECODE": "1"},  # `unpack` runs it in the working tree
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         for line in proc.stdout:
             sys.stdout.write(line)
