@@ -7,6 +7,7 @@ import torch
 from datasets import Dataset
 from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase
 
+from sentiment_pipeline.paths import LABEL
 from sentiment_pipeline.paths import LENGTH as TOKEN_LENGTH_KEY
 from sentiment_pipeline.paths import N_WORDS as LENGTH_KEY
 
@@ -27,7 +28,7 @@ class PaddingCollatorWithLengths:
             if pad_to
             else DataCollatorWithPadding(tokenizer)
         )
-        self.keys = set(tokenizer.model_input_names) | {"label", "labels"}
+        self.keys = set(tokenizer.model_input_names) | {LABEL, "labels"}
 
     def __call__(self, features: list[dict]) -> dict:
         batch = self.pad([{k: v for k, v in f.items() if k in self.keys} for f in features])

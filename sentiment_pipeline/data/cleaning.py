@@ -13,6 +13,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from sentiment_pipeline.errors import DataError
+from sentiment_pipeline.paths import LABEL, TEXT
 
 _TAG = re.compile(r"</?[a-zA-Z][^<>]*>")  # a tag starts with a letter: "5 < 6 > 2" is text
 _SPACE = re.compile(r"\s+")
@@ -27,13 +28,13 @@ def clean_text(text: str) -> str:
 
 def _clean_split(df: pd.DataFrame, split: str, report: dict) -> pd.DataFrame:
     n_in = len(df)
-    df = df.assign(text=df["text"].map(clean_text))
-    empty = df["text"].str.len() == 0
+    df = df.assign(**{TEXT: df[TEXT].map(clean_text)})
+    empty = df[TEXT].str.len() == 0
     df = df[~empty]
     # the same text with different labels cannot be learned: drop every copy
-    conflicting = df.groupby("text")["label"].transform("nunique") > 1
+    conflicting = df.groupby(TEXT)[LABEL].transform("nunique") > 1
     df = df[~conflicting]
-    duplicated = df.duplicated("text", keep="first")
+    duplicated = df.duplicated(TEXT, keep="first")
     df = df[~duplicated]
     report[split] = {
         "rows_in": n_in,
@@ -55,19 +56,19 @@ def clean_splits(
     report: dict = {}
     train = _clean_split(train, "train", report)
     test = _clean_split(test, "test", report)
-    overlap = train["text"].isin(set(test["text"]))
+    overlap = train[TEXT].isin(set(test[TEXT]))
     train = train[~overlap]
     report["train"]["dropped_test_overlap"] = int(overlap.sum())
-    if train["label"].value_counts().min() < 2:
+    if train[LABEL].value_counts().min() < 2:
         raise DataError(
             "after cleaning, train has fewer than 2 reviews of some class, too few for a stratified "
             "validation split: raise data.train_size"
         )
-    train, validation = train_test_split(train, test_size=val_fraction, stratify=train["label"], random_state=seed)
+    train, validation = train_test_split(train, test_size=val_fraction, stratify=train[LABEL], random_state=seed)
     tables = {"train": train, "validation": validation, "test": test}
-    tables = {k: v.reset_index(drop=True)[["text", "label"]] for k, v in tables.items()}
+    tables = {k: v.reset_index(drop=True)[[TEXT, LABEL]] for k, v in tables.items()}
     for split, df in tables.items():
-        counts = df["label"].value_counts()
+        counts = df[LABEL].value_counts()
         report.setdefault(split, {})
         report[split]["rows_out"] = len(df)
         report[split]["positive_share"] = round(float(counts.get(1, 0)) / max(len(df), 1), 4)

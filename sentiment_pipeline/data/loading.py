@@ -10,10 +10,10 @@ from datasets import ClassLabel, Dataset, DatasetDict
 
 from sentiment_pipeline.data.sources import check_local, is_local, loading
 from sentiment_pipeline.errors import DataError
-from sentiment_pipeline.paths import LABEL_NAMES
+from sentiment_pipeline.paths import LABEL, LABEL_NAMES, TEXT
 
 REQUIRED_SPLITS = ("train", "test")
-REQUIRED_COLUMNS = ("text", "label")
+REQUIRED_COLUMNS = (TEXT, LABEL)
 
 
 def load_labelled(source: str, revision: str | None = None) -> DatasetDict:
@@ -56,14 +56,14 @@ def load_labelled(source: str, revision: str | None = None) -> DatasetDict:
 
 
 def _binary_labels(ds: Dataset, where: str) -> Dataset:
-    labels = ds.unique("label")
-    ds = ds.filter(lambda batch: [y != -1 for y in batch["label"]], batched=True)
+    labels = ds.unique(LABEL)
+    ds = ds.filter(lambda batch: [y != -1 for y in batch[LABEL]], batched=True)
     unexpected = sorted(set(labels) - {0, 1, -1})
     if unexpected:
         raise DataError(f"{where}: labels must be 0 (neg) or 1 (pos), found {unexpected}")
     if len(ds) == 0:
         raise DataError(f"{where}: no labelled rows")
-    return ds.cast_column("label", ClassLabel(names=list(LABEL_NAMES)))
+    return ds.cast_column(LABEL, ClassLabel(names=list(LABEL_NAMES)))
 
 
 def stratified_subset(ds: Dataset, size: int | None, seed: int, what: str) -> Dataset:
@@ -72,9 +72,9 @@ def stratified_subset(ds: Dataset, size: int | None, seed: int, what: str) -> Da
         return ds
     if size > len(ds):
         raise DataError(f"{what}={size} is larger than the {len(ds)} rows available")
-    if size < 2 * len(ds.unique("label")):
+    if size < 2 * len(ds.unique(LABEL)):
         raise DataError(f"{what}={size} is too small for a stratified subset (need >= 2 per class)")
-    return ds.train_test_split(train_size=size, stratify_by_column="label", seed=seed)["train"]
+    return ds.train_test_split(train_size=size, stratify_by_column=LABEL, seed=seed)["train"]
 
 
 __all__ = ["DataError", "load_labelled", "stratified_subset"]

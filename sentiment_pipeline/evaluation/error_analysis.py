@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from sentiment_pipeline.paths import LABEL_NAMES
+from sentiment_pipeline.paths import LABEL, LABEL_NAMES, N_WORDS, TEXT
 
 NEGATION = re.compile(r"\b(?:not|never|no)\b|n't", re.IGNORECASE)
 
@@ -28,29 +28,29 @@ def error_analysis(predictions: pd.DataFrame, texts: pd.Series, k: int = 10, max
     if len(predictions) != len(texts):
         raise ValueError(f"{len(predictions)} predictions but {len(texts)} texts: they must be the same test rows")
     df = predictions.reset_index(drop=True).assign(text=pd.Series(texts).reset_index(drop=True))
-    wrong = df["label"] != df["predicted"]
-    short_cut, long_cut = np.quantile(df["n_words"], [0.1, 0.9])
-    has_negation = df["text"].str.contains(NEGATION)
+    wrong = df[LABEL] != df["predicted"]
+    short_cut, long_cut = np.quantile(df[N_WORDS], [0.1, 0.9])
+    has_negation = df[TEXT].str.contains(NEGATION)
     top = df[wrong].sort_values("confidence", ascending=False, kind="stable").head(k)
     return {
         "n_reviews": int(len(df)),
         "n_errors": int(wrong.sum()),
-        "false_positives": int(((df["predicted"] == 1) & (df["label"] == 0)).sum()),
-        "false_negatives": int(((df["predicted"] == 0) & (df["label"] == 1)).sum()),
+        "false_positives": int(((df["predicted"] == 1) & (df[LABEL] == 0)).sum()),
+        "false_negatives": int(((df["predicted"] == 0) & (df[LABEL] == 1)).sum()),
         "by_length": {
-            "shortest_tenth": {"max_words": int(short_cut), **_rate(wrong[df["n_words"] <= short_cut])},
-            "longest_tenth": {"min_words": int(np.ceil(long_cut)), **_rate(wrong[df["n_words"] >= long_cut])},
+            "shortest_tenth": {"max_words": int(short_cut), **_rate(wrong[df[N_WORDS] <= short_cut])},
+            "longest_tenth": {"min_words": int(np.ceil(long_cut)), **_rate(wrong[df[N_WORDS] >= long_cut])},
             "all": _rate(wrong),
         },
         "by_negation": {"with_negation": _rate(wrong[has_negation]), "without_negation": _rate(wrong[~has_negation])},
         "most_confident_errors": [
             {
                 "row": int(r["row"]),
-                "true_label": LABEL_NAMES[int(r["label"])],
+                "true_label": LABEL_NAMES[int(r[LABEL])],
                 "predicted": LABEL_NAMES[int(r["predicted"])],
                 "confidence": round(float(r["confidence"]), 4),
-                "n_words": int(r["n_words"]),
-                "text": shorten(r["text"], max_chars),
+                "n_words": int(r[N_WORDS]),
+                "text": shorten(r[TEXT], max_chars),
             }
             for _, r in top.iterrows()
         ],
@@ -88,7 +88,7 @@ def to_markdown(report: dict) -> str:
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for i, e in enumerate(report["most_confident_errors"], 1):
-        text = e["text"].replace("|", "\\|")
+        text = e[TEXT].replace("|", "\\|")
         lines.append(
             f"| {i} | {e['true_label']} | {e['predicted']} | {e['confidence']:.3f} | {e['n_words']} | {text} |"
         )

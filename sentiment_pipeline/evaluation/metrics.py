@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
+from sentiment_pipeline.paths import LABEL, N_TOKENS, N_WORDS, TRUNCATED
+
 
 def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=-1, keepdims=True)
@@ -63,13 +65,13 @@ def predictions_table(
     return pd.DataFrame(
         {
             "row": np.arange(len(labels)),
-            "label": labels,
+            LABEL: labels,
             "predicted": predicted,
             "prob_pos": prob_pos.round(6),
             "prob_pos_scaled": scaled.round(6),
             "confidence": confidence.round(6),
-            "n_words": n_words,
-            "n_tokens": n_tokens,
-            "truncated": np.asarray(truncated, dtype=bool),
+            N_WORDS: n_words,
+            N_TOKENS: n_tokens,
+            TRUNCATED: np.asarray(truncated, dtype=bool),
         }
     )

@@ -11,7 +11,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.metrics import ConfusionMatrixDisplay
 
-from sentiment_pipeline.paths import LABEL_NAMES
+from sentiment_pipeline.paths import LABEL, LABEL_NAMES
 
 
 def _figure(title: str, xlabel: str, ylabel: str) -> tuple[Figure, plt.Axes]:
@@ -84,7 +84,7 @@ def roc_curve(roc: pd.DataFrame, auc: float | None) -> Figure:
 def confusion_matrix(predictions: pd.DataFrame) -> Figure:
     fig, ax = plt.subplots(figsize=(5, 4.5), layout="constrained")
     ConfusionMatrixDisplay.from_predictions(
-        predictions["label"],
+        predictions[LABEL],
         predictions["predicted"],
         labels=[0, 1],
         display_labels=list(LABEL_NAMES),
@@ -149,7 +149,7 @@ def reliability_diagram(
 
 def confidence_histogram(predictions: pd.DataFrame, n_bins: int = 15) -> Figure:
     fig, ax = _figure("Confidence of test predictions", "confidence (probability of the predicted class)", "reviews")
-    correct = predictions["label"] == predictions["predicted"]
+    correct = predictions[LABEL] == predictions["predicted"]
     edges = [0.5 + 0.5 * i / n_bins for i in range(n_bins + 1)]
     ax.hist(
         [predictions.loc[correct, "confidence"], predictions.loc[~correct, "confidence"]],

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from sentiment_pipeline.models.artifact import LoadedModel, load
 from sentiment_pipeline.models.build import accepted_inputs
+from sentiment_pipeline.paths import TEXT
 
 
 def predict_ids(
@@ -57,7 +58,7 @@ def predict_dataset(loaded: LoadedModel, ds: Dataset, batch_size: int, device: s
         loaded.model.to(device)
         margins = predict_ids(loaded, list(ds["input_ids"]), batch_size, device, progress=True)
     else:
-        margins = predict_texts(loaded, ds["text"])
+        margins = predict_texts(loaded, ds[TEXT])
     return margins, len(ds) / max(time.perf_counter() - start, 1e-9)
 
 

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TextIO
 
 from sentiment_pipeline.errors import PipelineInputError
+from sentiment_pipeline.paths import MODEL_DIR
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -117,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--file", help="a text file, one review per line")
     p.add_argument("--csv", help="a CSV file with a header row")
     p.add_argument("--column", default="text", help="the CSV column holding the reviews (default: text)")
-    p.add_argument("--model", default="models/best", help="model folder or MLflow model URI (default: models/best)")
+    p.add_argument("--model", default=str(MODEL_DIR), help=f"model folder or MLflow model URI (default: {MODEL_DIR})")
     p.add_argument("--batch-size", type=int, help="reviews per forward pass (default: 8 on a CPU, 64 on a GPU)")
     p.add_argument("--device", default="auto", help="auto (CUDA, MPS, else CPU), cpu, cuda, cuda:1, mps")
     p.add_argument("--output", help="write the JSON lines here instead of stdout")
@@ -128,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the web demo (Gradio) on http://127.0.0.1:7860",
         description="Serve a web page that classifies the review typed in it (see demo.py).",
     )
-    d.add_argument("--model", default="models/best", help="model folder or MLflow model URI (default: models/best)")
+    d.add_argument("--model", default=str(MODEL_DIR), help=f"model folder or MLflow model URI (default: {MODEL_DIR})")
     d.add_argument(
         "--metrics",
         type=Path,

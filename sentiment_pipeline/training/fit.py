@@ -27,7 +27,7 @@ from sentiment_pipeline.inference.predictor import predict_ids
 from sentiment_pipeline.models import tfidf
 from sentiment_pipeline.models.artifact import LoadedModel, ModelArtifact
 from sentiment_pipeline.models.build import accepted_inputs, build_model, count_parameters
-from sentiment_pipeline.paths import TIMING_KEY
+from sentiment_pipeline.paths import LABEL, TEXT, TIMING_KEY
 from sentiment_pipeline.training import tfidf_fit
 from sentiment_pipeline.training.callbacks import CheckpointCallback, HistoryCallback
 from sentiment_pipeline.training.checkpoints import CheckpointDir, load_history
@@ -43,7 +43,7 @@ class TrainResult:
     precision: str = "fp32"
 
 
-TRAIN_COLUMNS = ("input_ids", "attention_mask", "token_type_ids", "label", LENGTH_KEY, TOKEN_LENGTH_KEY)
+TRAIN_COLUMNS = ("input_ids", "attention_mask", "token_type_ids", LABEL, LENGTH_KEY, TOKEN_LENGTH_KEY)
 
 
 def train(
@@ -110,7 +110,7 @@ def train(
             params.train.eval_batch_size,
             str(trainer.args.device),
         )
-        temperature = fit_temperature(val_margins, np.asarray(val_ds["label"]))
+        temperature = fit_temperature(val_margins, np.asarray(val_ds[LABEL]))
         trainer.save_model(str(output_dir))
         # the Trainer also pickles its TrainingArguments there; the model folder stays pickle-free
         (Path(output_dir) / "training_args.bin").unlink(missing_ok=True)
@@ -187,7 +187,7 @@ def _train_tfidf_logreg(
     history.epochs.append(row)
     history.record("epoch", row)
     val = tokenized["validation"]
-    temperature = round(fit_temperature(tfidf.margins(model, val["text"]), np.asarray(val["label"])), 6)
+    temperature = round(fit_temperature(tfidf.margins(model, val[TEXT]), np.asarray(val[LABEL])), 6)
     tfidf.save(model, output_dir)
     ModelArtifact.from_params(params, None, temperature).write(output_dir)
     checkpoints.finish()

@@ -21,6 +21,7 @@ from sentiment_pipeline.config import Params
 from sentiment_pipeline.data.batching import LENGTH_KEY
 from sentiment_pipeline.evaluation.metrics import classification_metrics
 from sentiment_pipeline.models.tfidf import build_pipeline, predict_proba
+from sentiment_pipeline.paths import LABEL, TEXT
 from sentiment_pipeline.training.loss import SentimentWeightedLoss, build_loss
 
 
@@ -34,8 +35,8 @@ def _weighted_loss(
 
 def fit(params: Params, train: Dataset) -> tuple[Pipeline, SentimentWeightedLoss]:
     """Fit TF-IDF + logistic regression on train's `text`, with the custom loss's weights."""
-    texts = list(train["text"])
-    labels = np.asarray(train["label"])
+    texts = list(train[TEXT])
+    labels = np.asarray(train[LABEL])
     lengths = np.asarray(train[LENGTH_KEY], dtype=np.float64)
     loss_fn = build_loss(params.train.loss, torch.from_numpy(lengths), length_norm="dataset")
     length_weights = loss_fn.length_weights(torch.from_numpy(lengths)).double().numpy()
@@ -57,15 +58,15 @@ def train(params: Params, tokenized: DatasetDict) -> tuple[Pipeline, dict]:
     model, loss_fn = fit(params, tokenized["train"])
     elapsed = time.perf_counter() - start
     train_ds, val_ds = tokenized["train"], tokenized["validation"]
-    train_prob = predict_proba(model, train_ds["text"])
-    val_prob = predict_proba(model, val_ds["text"])
-    val_labels = np.asarray(val_ds["label"])
+    train_prob = predict_proba(model, train_ds[TEXT])
+    val_prob = predict_proba(model, val_ds[TEXT])
+    val_labels = np.asarray(val_ds[LABEL])
     scores = classification_metrics(val_labels, val_prob)
     row = {
         "epoch": 1,
         "step": 1,
         "train_loss": _weighted_loss(
-            loss_fn, train_prob, np.asarray(train_ds["label"]), np.asarray(train_ds[LENGTH_KEY], dtype=np.float64)
+            loss_fn, train_prob, np.asarray(train_ds[LABEL]), np.asarray(train_ds[LENGTH_KEY], dtype=np.float64)
         ),
         "val_loss": _weighted_loss(loss_fn, val_prob, val_labels, np.asarray(val_ds[LENGTH_KEY], dtype=np.float64)),
         **{f"val_{k}": v for k, v in scores.items() if v is not None},
