@@ -84,15 +84,23 @@ def test_invalid_param_fails_fast_naming_the_key(project):
     assert "train.lr" in result.stdout + result.stderr and "greater than 0" in result.stdout + result.stderr
 
 
-def test_ablation_collector_reads_dvc_exp_show(project):
+def test_ablation_collector_reads_dvc_exp_show(project, monkeypatch):
     import json
 
-    from test_ablation_tool import ablation
+    from sentiment_pipeline.dvc_experiments import experiment_revs
+    from tests.test_ablation_tool import ablation
 
-    rows = ablation.experiment_rows(json.loads(dvc(project, "exp", "show", "--json")), prefix="")
+    shown = json.loads(dvc(project, "exp", "show", "--json"))
+    rows = ablation.experiment_rows(shown, prefix="")
     by_name = rows.set_index("experiment")
     assert by_name.loc["lw-1.5", "length_weight"] == 1.5 and by_name.loc["cp-0", "confidence_penalty"] == 0
     assert rows[["accuracy", "f1", "ece"]].notna().all().all()
     table = ablation.summary(rows)
     assert len(table) == 2 and set(table["runs"]) == {1}
     assert "| 1.5 | 1 | 1 |" in ablation.to_markdown(table)
+    # the paired comparison reads each experiment's per-review predictions from the DVC cache
+    monkeypatch.chdir(project[0])
+    predictions = ablation.load_predictions(["lw-1.5", "cp-0"], experiment_revs(shown, ""), None)
+    first, second = predictions["lw-1.5"], predictions["cp-0"]
+    assert len(first) == len(second) > 0 and (first["label"] == second["label"]).all()
+    assert {"prob_pos", "prob_pos_scaled"} <= set(first.columns)

@@ -24,8 +24,8 @@ class SigkillAtStep(TrainerCallback):
 _train = stage.train
 
 
-def train_then_die(*args, **kwargs):
-    return _train(*args, **kwargs, callbacks=[SigkillAtStep(int(sys.argv[1]))])
+def train_then_die(*args, callbacks=None, **kwargs):
+    return _train(*args, **kwargs, callbacks=[*(callbacks or []), SigkillAtStep(int(sys.argv[1]))])
 
 
 stage.train = train_then_die
