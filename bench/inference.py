@@ -31,7 +31,7 @@ import pandas as pd
 import torch
 from transformers import pipeline
 
-from sentiment_pipeline.data.cleaning import clean_text
+from sentiment_pipeline.data.text import clean_text
 from sentiment_pipeline.inference.analyzer import SentimentAnalyzer
 
 

@@ -34,9 +34,9 @@ from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 
 from sentiment_pipeline.config import Params
 from sentiment_pipeline.data.batching import PaddingCollatorWithLengths
-from sentiment_pipeline.data.cleaning import clean_text
 from sentiment_pipeline.data.encoding import load_tokenizer, tokenize_dataset
 from sentiment_pipeline.data.loading import load_labelled
+from sentiment_pipeline.data.text import clean_text
 from sentiment_pipeline.inference.predictor import predict_folder as predict_proba
 from sentiment_pipeline.models.build import build_classifier
 from sentiment_pipeline.training.fit import build_trainer

@@ -21,7 +21,9 @@ class ParamsError(PipelineInputError):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and infinity pass a range check (nan >= 0 is False, but inf > 0 is True) and break
+    # training far downstream: refused here, with the key named
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class DataParams(_Section):

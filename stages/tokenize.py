@@ -12,6 +12,7 @@ from datasets import DatasetDict
 from sentiment_pipeline import paths
 from sentiment_pipeline.config import load_params
 from sentiment_pipeline.data.encoding import (
+    check_max_length,
     count_words,
     fit_or_load_tokenizer,
     read_parquet,
@@ -29,7 +30,9 @@ def main() -> None:
         tokenizer = None
         tokenized = DatasetDict({s: count_words(clean[s]) for s in paths.SPLITS})
     else:
-        tokenizer = fit_or_load_tokenizer(params.model, clean["train"]["text"])
+        tokenizer = fit_or_load_tokenizer(params.model, clean["train"][paths.TEXT])
+        if params.model.type == "transformer":
+            check_max_length(params.model.name, tokenizer, cfg.max_length)  # before the tokenizing
         tokenized = DatasetDict(
             {
                 s: tokenize_dataset(clean[s], tokenizer, cfg.max_length, cfg.truncation, cfg.head_fraction)

@@ -77,6 +77,7 @@ def test_batch_order_is_kept_whatever_the_lengths(trained):
     [
         (["fine", ""], "text 1 is empty"),
         (["fine", "   \n\t"], "text 1 is empty or whitespace only"),
+        (["fine", "<br /><br />"], r"text 1 is empty after cleaning \(only HTML tags\)"),
         (["fine", 42], "text 1 is a int, not a string"),
         (["fine", None], "text 1 is a NoneType"),
         ("just one string", "expected a list of texts, got str"),
@@ -200,3 +201,17 @@ def test_cli_bad_input_exits_2_with_one_line(trained, tmp_path, monkeypatch, cap
     assert main(["predict", *model, *args]) == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and message in errors[0]
+
+
+def test_the_cli_refuses_an_empty_review_before_loading_the_model(tmp_path):
+    # no model at that path: the input check comes first, and without torch it takes well under the model load
+    result = subprocess.run(
+        [sys.executable, "-m", "sentiment_pipeline", "predict", "<br /><br />", "--model", str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "skipped index 0: empty (or only HTML tags)" in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "error: no non-empty review to classify"
+    assert "torch" not in result.stderr

@@ -2,6 +2,7 @@ import pandas as pd
 import pytest
 
 from sentiment_pipeline.data.cleaning import clean_splits, clean_text
+from sentiment_pipeline.errors import DataError
 
 
 @pytest.mark.parametrize(
@@ -54,7 +55,7 @@ def test_clean_splits_drops_and_reports_what_and_why():
 
 def test_split_is_reproducible_and_seeded():
     train = _frame([(f"review {i}", i % 2) for i in range(40)])
-    test = _frame([("t", 0)])
+    test = _frame([("t", 0), ("u", 1)])
     a, _ = clean_splits(train, test, 0.25, seed=1)
     b, _ = clean_splits(train, test, 0.25, seed=1)
     c, _ = clean_splits(train, test, 0.25, seed=2)
@@ -63,5 +64,22 @@ def test_split_is_reproducible_and_seeded():
 
 
 def test_too_few_reviews_of_a_class_is_an_error():
-    with pytest.raises(ValueError, match="fewer than 2"):
-        clean_splits(_frame([("a", 0), ("b", 0), ("c", 1)]), _frame([("t", 0)]), 0.5, 0)
+    with pytest.raises(DataError, match=r"train holds 2 neg, 1 pos reviews; both classes are needed"):
+        clean_splits(_frame([("a", 0), ("b", 0), ("c", 1)]), _frame([("t", 0), ("u", 1)]), 0.5, 0)
+
+
+def test_data_of_a_single_class_stops_at_clean():
+    # every review positive: without this check all six stages "succeeded" (val accuracy 1.0)
+    train = _frame([(f"good film {i}", 1) for i in range(20)])
+    with pytest.raises(DataError, match=r"train holds 0 neg, 20 pos .* labels 0 and 1"):
+        clean_splits(train, _frame([("t", 0), ("u", 1)]), 0.25, 0)
+    mixed = _frame([(f"film {i}", i % 2) for i in range(20)])
+    with pytest.raises(DataError, match=r"test holds 0 neg, 2 pos .* data.test_size"):
+        clean_splits(mixed, _frame([("t", 1), ("u", 1)]), 0.25, 0)
+
+
+def test_a_subset_too_small_for_the_validation_split_is_named():
+    # 4 reviews, val_fraction 0.25: 1 for validation cannot hold both classes (scikit-learn's error before)
+    train = _frame([("a", 0), ("b", 0), ("c", 1), ("d", 1)])
+    with pytest.raises(DataError, match=r"data.val_fraction=0.25 leaves 1 for validation .* raise data.train_size"):
+        clean_splits(train, _frame([("t", 0), ("u", 1)]), 0.25, 0)

@@ -59,3 +59,9 @@ def test_flatten_uses_dvc_names_with_the_loss_settings_first(tmp_path):
     assert list(flat)[:3] == ["train.loss.length_weight", "train.loss.confidence_penalty", "train.loss.length_norm"]
     assert flat["train.loss.length_weight"] == 2.0 and flat["train.lr"] == 0.001
     assert flat["data.source"] == "datasets/imdb"
+
+
+@pytest.mark.parametrize("key, value", [("lr", float("nan")), ("weight_decay", float("inf")), ("epochs", float("inf"))])
+def test_numbers_that_pass_a_range_check_but_are_not_finite_are_refused(key, value):
+    with pytest.raises(ParamsError, match=rf"train.{key}: Input should be a finite number"):
+        parse_params({"train": {key: value}})

@@ -55,3 +55,13 @@ def test_tokenize_dataset_keeps_lengths_and_truncates(tiny_model_dir, strategy):
 def test_unknown_model_folder_is_a_clear_error(tmp_path):
     with pytest.raises(SourceError, match="model.name"):
         load_tokenizer(str(tmp_path / "no-model"))
+
+
+def test_max_length_beyond_the_models_positions_is_refused_before_tokenizing(tiny_model_dir):
+    from sentiment_pipeline.config import ParamsError
+    from sentiment_pipeline.data.encoding import check_max_length
+
+    tokenizer = load_tokenizer(str(tiny_model_dir))
+    check_max_length(str(tiny_model_dir), tokenizer, 512)  # the tiny BERT has 512 positions
+    with pytest.raises(ParamsError, match=r"tokenize.max_length=600 is more than .* \(512 tokens\): lower it"):
+        check_max_length(str(tiny_model_dir), tokenizer, 600)

@@ -6,24 +6,14 @@ pandas does the set operations (duplicates, train/test overlap) that
 
 from __future__ import annotations
 
-import html
-import re
+import math
 
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from sentiment_pipeline.data.text import clean_text
 from sentiment_pipeline.errors import DataError
-from sentiment_pipeline.paths import LABEL, TEXT
-
-_TAG = re.compile(r"</?[a-zA-Z][^<>]*>")  # a tag starts with a letter: "5 < 6 > 2" is text
-_SPACE = re.compile(r"\s+")
-
-
-def clean_text(text: str) -> str:
-    """Strip HTML tags (IMDB's ``<br />``), unescape entities, normalise whitespace."""
-    text = _TAG.sub(" ", text)
-    text = html.unescape(text)
-    return _SPACE.sub(" ", text).strip()
+from sentiment_pipeline.paths import LABEL, LABEL_NAMES, TEXT
 
 
 def _clean_split(df: pd.DataFrame, split: str, report: dict) -> pd.DataFrame:
@@ -45,6 +35,19 @@ def _clean_split(df: pd.DataFrame, split: str, report: dict) -> pd.DataFrame:
     return df
 
 
+def _check_classes(df: pd.DataFrame, split: str, size_param: str, need: int) -> None:
+    """Both classes, at least `need` reviews each: a one-class split trains a model
+    that learns nothing, or scores one that cannot be judged."""
+    counts = df[LABEL].value_counts()
+    found = {name: int(counts.get(label, 0)) for label, name in enumerate(LABEL_NAMES)}
+    if min(found.values()) < need:
+        shown = ", ".join(f"{n} {name}" for name, n in found.items())
+        raise DataError(
+            f"after cleaning, {split} holds {shown} reviews; both classes are needed (at least {need} each): "
+            f"check that data.source has labels 0 and 1 in its {split} split, or raise {size_param}"
+        )
+
+
 def clean_splits(
     train: pd.DataFrame, test: pd.DataFrame, val_fraction: float, seed: int
 ) -> tuple[dict[str, pd.DataFrame], dict]:
@@ -59,10 +62,14 @@ def clean_splits(
     overlap = train[TEXT].isin(set(test[TEXT]))
     train = train[~overlap]
     report["train"]["dropped_test_overlap"] = int(overlap.sum())
-    if train[LABEL].value_counts().min() < 2:
+    _check_classes(train, "train", "data.train_size", need=2)
+    _check_classes(test, "test", "data.test_size", need=1)
+    n_validation = math.ceil(val_fraction * len(train))
+    if n_validation < len(LABEL_NAMES) or len(train) - n_validation < len(LABEL_NAMES):
         raise DataError(
-            "after cleaning, train has fewer than 2 reviews of some class, too few for a stratified "
-            "validation split: raise data.train_size"
+            f"after cleaning, train has {len(train)} reviews: data.val_fraction={val_fraction} leaves "
+            f"{n_validation} for validation and {len(train) - n_validation} for training, and each needs both "
+            "classes: raise data.train_size or change data.val_fraction"
         )
     train, validation = train_test_split(train, test_size=val_fraction, stratify=train[LABEL], random_state=seed)
     tables = {"train": train, "validation": validation, "test": test}
@@ -73,3 +80,6 @@ def clean_splits(
         report[split]["rows_out"] = len(df)
         report[split]["positive_share"] = round(float(counts.get(1, 0)) / max(len(df), 1), 4)
     return tables, {"clean": report}  # nested, so `dvc exp show` names columns clean.train.*
+
+
+__all__ = ["clean_splits", "clean_text"]

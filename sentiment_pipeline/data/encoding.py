@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from datasets import Dataset
 from datasets.fingerprint import Hasher
 from datasets.table import InMemoryTable
-from transformers import AutoTokenizer, PreTrainedTokenizerBase
+from transformers import AutoConfig, AutoTokenizer, PreTrainedTokenizerBase
 
 from sentiment_pipeline.config import ModelParams, ParamsError
 from sentiment_pipeline.data.sources import SourceError, loading, resolve_model
@@ -188,6 +188,19 @@ def tokenize_dataset(
     # the fingerprint (saved in state.json) from the inputs, not from hashing this closure
     fingerprint = Hasher.hash([ds._fingerprint, tokenizer_digest(tokenizer), max_length, truncation, head_fraction])
     return ds.map(encode, batched=True, remove_columns=[TEXT], desc="tokenize", new_fingerprint=fingerprint)
+
+
+def check_max_length(model_name: str, tokenizer: PreTrainedTokenizerBase, max_length: int) -> None:
+    """tokenize.max_length must fit the positions the model has: otherwise training
+    fails deep inside the first forward pass, after all the tokenizing."""
+    config = AutoConfig.from_pretrained(resolve_model(model_name), trust_remote_code=False)
+    limits = [getattr(config, "max_position_embeddings", None), tokenizer.model_max_length]
+    limits = [int(n) for n in limits if isinstance(n, int) and 0 < n < 1_000_000]
+    if limits and max_length > min(limits):
+        raise ParamsError(
+            f"tokenize.max_length={max_length} is more than model.name {model_name!r} reads "
+            f"({min(limits)} tokens): lower it, e.g. -S tokenize.max_length={min(limits)}"
+        )
 
 
 def fit_or_load_tokenizer(model: ModelParams, train_texts: Iterable[str]) -> PreTrainedTokenizerBase:

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sentiment_pipeline.data.cleaning import clean_text
 from sentiment_pipeline.data.encoding import Encoder
+from sentiment_pipeline.data.text import clean_text
 from sentiment_pipeline.device import resolve_device
 from sentiment_pipeline.errors import PipelineInputError
 from sentiment_pipeline.evaluation.calibration import probabilities
@@ -61,6 +61,8 @@ def validate_texts(texts: Sequence) -> list[str]:
             raise PipelineInputError(f"text {i} is a {type(text).__name__}, not a string")
         if not text.strip():
             raise PipelineInputError(f"text {i} is empty or whitespace only: nothing to classify")
+        if not clean_text(text):
+            raise PipelineInputError(f"text {i} is empty after cleaning (only HTML tags): nothing to classify")
     return texts
 
 

@@ -32,6 +32,7 @@ import tempfile
 from pathlib import Path
 from typing import TextIO
 
+from sentiment_pipeline.data.text import clean_text
 from sentiment_pipeline.errors import PipelineInputError
 from sentiment_pipeline.paths import MODEL_DIR
 
@@ -70,14 +71,15 @@ def collect_texts(args: argparse.Namespace) -> tuple[str, list[tuple[int, str]]]
 
 
 def predict(args: argparse.Namespace, out: TextIO) -> None:
-    from sentiment_pipeline.inference.analyzer import SentimentAnalyzer  # torch and transformers load only when needed
-
     key, items = collect_texts(args)
-    keep = [(n, t) for n, t in items if t.strip()]
-    for n, _ in (x for x in items if not x[1].strip()):
-        print(f"skipped {key} {n}: empty, nothing to classify", file=sys.stderr)
+    keep = [(n, t) for n, t in items if clean_text(t)]
+    for n, _ in (x for x in items if not clean_text(x[1])):
+        print(f"skipped {key} {n}: empty (or only HTML tags), nothing to classify", file=sys.stderr)
     if not keep:
         raise PipelineInputError("no non-empty review to classify")
+    # torch and transformers load only now, after the input was checked
+    from sentiment_pipeline.inference.analyzer import SentimentAnalyzer
+
     analyzer = SentimentAnalyzer.from_pretrained(args.model, device=args.device)
     predictions = analyzer.predict_batch([t for _, t in keep], batch_size=args.batch_size, progress=not args.texts)
     for (n, _), prediction in zip(keep, predictions):
