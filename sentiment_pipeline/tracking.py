@@ -28,6 +28,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from sentiment_pipeline.config import Params, flatten
+from sentiment_pipeline.errors import PipelineInputError
 from sentiment_pipeline.hashing import hash_tree
 
 STORE_FILE = "mlflow.db"
@@ -69,6 +70,25 @@ def _sqlite_path(uri: str) -> Path | None:
     return Path(unquote(parsed.path)[1:]).resolve()
 
 
+class StoreError(PipelineInputError):
+    """The MLflow tracking store cannot be used (unreachable, read-only, corrupt)."""
+
+
+def _store_problem(uri: str, db: Path | None, err: Exception) -> str:
+    reason = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
+    if db is None:
+        return (
+            f"MLflow tracking server {uri} cannot be used ({reason}): start it, or unset MLFLOW_TRACKING_URI "
+            "to log to mlflow.db in the project"
+        )
+    if db.exists() and not os.access(db, os.W_OK):
+        return f"MLflow store {db} is read-only: make it writable, or set MLFLOW_TRACKING_URI to another store"
+    return (
+        f"MLflow store {db} cannot be used ({reason}): if it is damaged, move it away (a new one is made), "
+        "or set MLFLOW_TRACKING_URI to another store"
+    )
+
+
 def prepare_experiment(name: str, uri: str | None = None) -> str:
     """Create the store (if new) and the experiment (if new); return its id.
 
@@ -77,6 +97,10 @@ def prepare_experiment(name: str, uri: str | None = None) -> str:
     so for a local store one process at a time does them, under a file lock.
     """
     uri = uri or tracking_uri()
+    if urlparse(uri).scheme in ("http", "https"):
+        # MLflow retries an unreachable server for minutes by default: a few seconds, then one line
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
     use_store(uri)
     db = _sqlite_path(uri)
     lock = FileLock(f"{db}.lock") if db else None
@@ -84,13 +108,16 @@ def prepare_experiment(name: str, uri: str | None = None) -> str:
         db.parent.mkdir(parents=True, exist_ok=True)
         lock.acquire(timeout=300)
     try:
-        client = MlflowClient(uri)
-        experiment = client.get_experiment_by_name(name)
-        if experiment is not None:
-            return experiment.experiment_id
-        # a plain path: MLflow 3 turns "file:///abs" into host "abs" for sqlite stores
-        artifact_location = str(db.parent / ARTIFACTS_DIR) if db else None
-        return client.create_experiment(name, artifact_location=artifact_location)
+        try:
+            client = MlflowClient(uri)
+            experiment = client.get_experiment_by_name(name)
+            if experiment is not None:
+                return experiment.experiment_id
+            # a plain path: MLflow 3 turns "file:///abs" into host "abs" for sqlite stores
+            artifact_location = str(db.parent / ARTIFACTS_DIR) if db else None
+            return client.create_experiment(name, artifact_location=artifact_location)
+        except Exception as err:  # MlflowException, requests' ConnectionError, SQLAlchemy's errors
+            raise StoreError(_store_problem(uri, db, err)) from err
     finally:
         if lock:
             lock.release()

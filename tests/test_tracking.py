@@ -99,3 +99,26 @@ def test_the_artifact_location_is_a_plain_absolute_path(tmp_path):
     experiment_id = tracking.prepare_experiment("plain", uri)
     location = tracking.MlflowClient(uri).get_experiment(experiment_id).artifact_location
     assert location == str(tmp_path.resolve() / "mlartifacts")
+
+
+def test_an_unreachable_tracking_server_fails_within_seconds_with_one_line(monkeypatch):
+    import socket
+    import time
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", raising=False)
+    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_TIMEOUT", raising=False)
+    start = time.perf_counter()
+    with pytest.raises(tracking.StoreError, match=rf"MLflow tracking server http://127.0.0.1:{port} cannot be used"):
+        tracking.prepare_experiment("x", f"http://127.0.0.1:{port}")
+    assert time.perf_counter() - start < 30
+
+
+def test_a_corrupt_store_is_named_and_left_alone(tmp_path):
+    corrupt = tmp_path / "corrupt.db"
+    corrupt.write_bytes(b"this is not a sqlite database" * 100)
+    with pytest.raises(tracking.StoreError, match=rf"MLflow store {corrupt} cannot be used .* move it away"):
+        tracking.prepare_experiment("x", f"sqlite:///{corrupt}")
+    assert corrupt.read_bytes().startswith(b"this is not")  # left as it was
