@@ -84,3 +84,37 @@ def test_a_pip_name_that_ships_no_model_is_named_with_the_fix():
         resolve_model("pip:no-such-package-xyz")
     with pytest.raises(SourceError, match=r"'PyYAML' has no module with get_model_path\(\)|'pyyaml' has no module"):
         resolve_model("pip:pyyaml")
+
+
+def test_a_folder_that_would_run_its_own_code_is_refused_without_running_it(tmp_path, tiny_model_dir):
+    import json
+    import shutil
+
+    from sentiment_pipeline.config import Params
+    from sentiment_pipeline.models.artifact import ModelArtifact, ModelFolderError, load
+
+    folder = tmp_path / "custom"
+    shutil.copytree(tiny_model_dir, folder)
+    trace = tmp_path / "ran"
+    (folder / "modeling_evil.py").write_text(f"open({str(trace)!r}, 'w').write('ran')\n")
+    config = json.loads((folder / "config.json").read_text())
+    config["auto_map"] = {"AutoModelForSequenceClassification": "modeling_evil.Evil"}
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(SourceError, match=r"asks to run its own code \(auto_map in config.json\)"):
+        build_classifier(str(folder))
+    with pytest.raises(SourceError, match="asks to run its own code"):
+        load_tokenizer(str(folder))
+    ModelArtifact.from_params(Params(), None).write(folder)  # as if the train stage had written it
+    with pytest.raises(ModelFolderError, match="asks to run its own code"):
+        load(folder)
+    assert not trace.exists()
+
+
+def test_pickle_only_weights_are_refused_with_one_line(tmp_path, tiny_model_dir):
+    import shutil
+
+    folder = tmp_path / "pickled"
+    shutil.copytree(tiny_model_dir, folder)
+    (folder / "model.safetensors").rename(folder / "pytorch_model.bin")
+    with pytest.raises(SourceError, match=r"weights only as a pickle .* convert them to safetensors"):
+        build_classifier(str(folder))

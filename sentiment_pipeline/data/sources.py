@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -102,12 +103,41 @@ def _pip_model(ref: str, what: str) -> tuple[Path, str, str]:
     )
 
 
+def check_safe_folder(folder: Path, what: str) -> None:
+    """Refuse a model folder that would run code or unpickle on load: custom code
+    (`auto_map` in config.json) or weights only as a pickle (`*.bin`, `*.pt`)."""
+    config = Path(folder) / "config.json"
+    try:
+        auto_map = "auto_map" in json.loads(config.read_text()) if config.is_file() else False
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise SourceError(
+            f"{what} {str(folder)!r} is not a loadable folder: config.json is not valid JSON ({err})"
+        ) from err
+    if auto_map:
+        raise SourceError(
+            f"{what} {str(folder)!r} asks to run its own code (auto_map in config.json); "
+            "this pipeline never runs code from a model folder: use a model without custom code"
+        )
+    names = {p.name for p in Path(folder).iterdir() if p.is_file()}
+    if not any(n.endswith(".safetensors") for n in names) and any(n.endswith((".bin", ".pt", ".pth")) for n in names):
+        raise SourceError(
+            f"{what} {str(folder)!r} holds its weights only as a pickle (.bin/.pt), which can run "
+            "code when loaded: convert them to safetensors first"
+        )
+
+
 def resolve_model(ref: str, what: str = "model.name") -> str:
     """What `from_pretrained` gets for `ref`: the package's model folder
-    (``pip:``), an existing local folder (checked), or the Hub id unchanged."""
+    (``pip:``), an existing local folder (checked, and refused if loading it
+    would run code), or the Hub id unchanged."""
     if is_pip(ref):
-        return str(_pip_model(ref, what)[0])
-    return check_local(ref, what)
+        folder = _pip_model(ref, what)[0]
+        check_safe_folder(folder, what)
+        return str(folder)
+    path = check_local(ref, what)
+    if is_local(ref):
+        check_safe_folder(Path(path), what)
+    return path
 
 
 def base_model_info(ref: str, what: str = "model.name") -> dict[str, str | None]:

@@ -141,9 +141,14 @@ def load(model_dir: str | Path) -> LoadedModel:
     from safetensors import SafetensorError
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    from sentiment_pipeline.data.sources import check_safe_folder
     from sentiment_pipeline.models.bilstm import register_bilstm
 
     register_bilstm()
+    try:
+        check_safe_folder(model_dir, "model folder")
+    except PipelineInputError as err:
+        raise ModelFolderError(str(err)) from err
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
         model = AutoModelForSequenceClassification.from_pretrained(model_dir, trust_remote_code=False)
