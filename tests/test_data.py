@@ -1,3 +1,4 @@
+import pyarrow as pa
 import pytest
 from datasets import ClassLabel
 
@@ -52,3 +53,41 @@ def test_unexpected_labels_are_rejected(tmp_path):
     (root / "README.md").unlink()  # no card: labels are plain integers
     with pytest.raises(DataError, match=r"labels must be 0 \(neg\) or 1 \(pos\), found \[7\]"):
         load_labelled(str(root))
+
+
+def _folder_with(tmp_path, imdb_dir, split, table):
+    """A copy of the fixture dataset whose `split` parquet is replaced by `table`."""
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "imdb"
+    shutil.copytree(imdb_dir, folder)
+    pq.write_table(table, folder / "plain_text" / f"{split}-00000-of-00001.parquet")
+    return folder
+
+
+@pytest.mark.parametrize(
+    "columns, words",
+    [
+        ({"text": [1, 2, 3], "label": [0, 1, 0]}, r"column 'text' holds int64, not strings"),
+        ({"text": ["a", "b", "c"], "label": ["neg", "pos", "neg"]}, r"column 'label' holds string, not integer labels"),
+        ({"text": ["a", None, None], "label": [0, 1, 0]}, r"2 rows have no 'text' \(missing values\)"),
+        ({"text": ["a", "b\x00\x01\x02", "c"], "label": [0, 1, 0]}, r"1 rows of 'text' hold binary data"),
+        ({"text": pa.array([], pa.string()), "label": pa.array([], pa.int64())}, r"the test split has no rows"),
+    ],
+)
+def test_dataset_files_the_loader_would_misread_are_named(tmp_path, imdb_dir, columns, words):
+    folder = _folder_with(tmp_path, imdb_dir, "test", pa.table(columns))
+    with pytest.raises(DataError, match=words):
+        load_labelled(str(folder))
+
+
+def test_an_unreadable_parquet_file_is_one_line(tmp_path, imdb_dir):
+    import shutil
+
+    folder = tmp_path / "imdb"
+    shutil.copytree(imdb_dir, folder)
+    (folder / "plain_text" / "test-00000-of-00001.parquet").write_bytes(b"PAR1 not really parquet")
+    with pytest.raises(DataError, match="test-00000-of-00001.parquet: not a readable parquet file"):
+        load_labelled(str(folder))

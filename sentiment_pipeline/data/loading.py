@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from pathlib import Path
 
 import datasets
+import pyarrow as pa
+import pyarrow.parquet as pq
 from datasets import ClassLabel, Dataset, DatasetDict
 
 from sentiment_pipeline.data.sources import check_local, is_local, loading
@@ -27,6 +30,7 @@ def load_labelled(source: str, revision: str | None = None) -> DatasetDict:
     local = is_local(source)
     source = check_local(source, "data.source")
     if local:
+        _check_parquet_files(Path(source))
         # datasets 5 keys the cache of a local folder with a card config by the
         # config name alone ("plain_text"), not by its files: two local IMDB folders
         # would share one cache entry and its recorded split sizes. A local folder is
@@ -51,8 +55,53 @@ def load_labelled(source: str, revision: str | None = None) -> DatasetDict:
         if absent:
             raise DataError(f"dataset {source!r} split {split!r} lacks column(s) {absent}")
         ds = ds.select_columns(list(REQUIRED_COLUMNS))
+        _check_columns(ds, f"{source}[{split}]")
         out[split] = _binary_labels(ds, f"{source}[{split}]")
     return DatasetDict(out)
+
+
+def _check_parquet_files(folder: Path) -> None:
+    """The split files of a local folder in the Hub layout, checked before `datasets`
+    reads them: it would cast a wrongly typed column to the card's features
+    (numbers to text) or fail deep inside Arrow on a damaged or empty file."""
+    for split in REQUIRED_SPLITS:
+        files = sorted(folder.glob(f"**/{split}-*.parquet"))
+        rows = 0
+        for file in files:
+            try:
+                meta = pq.read_metadata(file)
+            except (pa.ArrowException, OSError) as err:
+                raise DataError(f"{file}: not a readable parquet file ({err}): rebuild or replace it") from err
+            schema = meta.schema.to_arrow_schema()
+            if (
+                TEXT in schema.names
+                and not pa.types.is_string(schema.field(TEXT).type)
+                and not pa.types.is_large_string(schema.field(TEXT).type)
+            ):
+                raise DataError(f"{file}: column {TEXT!r} holds {schema.field(TEXT).type}, not strings")
+            if LABEL in schema.names and not pa.types.is_integer(schema.field(LABEL).type):
+                raise DataError(f"{file}: column {LABEL!r} holds {schema.field(LABEL).type}, not integer labels 0/1")
+            rows += meta.num_rows
+        if files and rows == 0:
+            raise DataError(f"{folder}: the {split} split has no rows ({', '.join(f.name for f in files)})")
+
+
+def _check_columns(ds: Dataset, where: str) -> None:
+    """The text column holds strings (none missing, none binary), the label column integers."""
+    text_type = getattr(ds.features[TEXT], "dtype", None)
+    if text_type not in ("string", "large_string"):
+        raise DataError(f"{where}: column {TEXT!r} holds {ds.features[TEXT]}, not strings: is it the review text?")
+    label_type = getattr(ds.features[LABEL], "dtype", None)
+    if not (isinstance(ds.features[LABEL], ClassLabel) or str(label_type).startswith(("int", "uint"))):
+        raise DataError(f"{where}: column {LABEL!r} holds {ds.features[LABEL]}, not integer labels 0/1")
+    missing = binary = 0
+    for batch in ds.iter(batch_size=10_000):
+        missing += sum(t is None for t in batch[TEXT])
+        binary += sum(t is not None and "\x00" in t for t in batch[TEXT])
+    if missing:
+        raise DataError(f"{where}: {missing} rows have no {TEXT!r} (missing values): fill or drop them in the data")
+    if binary:
+        raise DataError(f"{where}: {binary} rows of {TEXT!r} hold binary data (NUL bytes), not review text")
 
 
 def _binary_labels(ds: Dataset, where: str) -> Dataset:
