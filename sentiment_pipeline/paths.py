@@ -18,6 +18,7 @@ REPORTS_DIR = Path("reports")
 PLOTS_DIR = Path("plots")
 SEARCH_DIR = Path("search")  # hyperparameter search (tools/hparam_search.py): study journal, best params
 
+PARAMS_CHECK = REPORTS_DIR / "params_check.json"  # the validate stage's constant output
 CLEAN_REPORT = METRICS_DIR / "clean.json"
 TRAIN_METRICS = METRICS_DIR / "train.json"
 EVAL_METRICS = METRICS_DIR / "eval.json"

@@ -14,7 +14,7 @@ from mlflow.tracking import MlflowClient
 
 from tests.helpers import REPO, tiny_params
 
-STAGES = ["download", "clean", "tokenize", "train", "evaluate", "plot"]
+STAGES = ["validate", "download", "clean", "tokenize", "train", "evaluate", "plot"]
 
 
 def sh(cmd, cwd, env, timeout=900):

@@ -21,7 +21,7 @@ import yaml
 from tests.helpers import REPO
 
 PACKAGE = "sentiment_pipeline"
-STAGES = ("download", "clean", "tokenize", "train", "evaluate", "plot")
+STAGES = ("validate", "download", "clean", "tokenize", "train", "evaluate", "plot")
 
 
 def module_file(module: str) -> Path | None:

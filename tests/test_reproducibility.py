@@ -73,11 +73,12 @@ def test_where_identical_data_comes_from_does_not_retrain(project):
         params = yaml.safe_load(original)
         params["data"]["source"] = "datasets/imdb_copy"
         params_file.write_text(yaml.safe_dump(params, sort_keys=False))
-        assert stages_run(dvc(project, "repro")) == ["download"]  # same data/raw: nothing after it reruns
+        # same data/raw: nothing after download reruns (validate's output is a constant)
+        assert stages_run(dvc(project, "repro")) == ["validate", "download"]
     finally:
         params_file.write_text(original)
         shutil.rmtree(root / "datasets/imdb_copy")
-    assert set(stages_run(dvc(project, "repro"))) <= {"download"}  # DVC's run-cache may restore it instead
+    assert set(stages_run(dvc(project, "repro"))) <= {"validate", "download"}  # or restored from the run-cache
     assert "up to date" in dvc(project, "status")
 
 
@@ -91,3 +92,31 @@ def test_editing_the_shipped_data_makes_download_stale(project):
     finally:
         card.write_text(original)
     assert "up to date" in dvc(project, "status", "download")
+
+
+def test_a_bad_param_stops_at_validate_with_every_output_in_place(project):
+    import subprocess
+    import sys
+
+    root, env = project
+    before = {p: (root / p).read_bytes() for p in ("dvc.lock", "metrics/train.json", "metrics/eval.json")}
+    model = lock_hashes(root)["models/best"]
+    params_file = root / "params.yaml"
+    original = params_file.read_text()
+    try:
+        params = yaml.safe_load(original)
+        params["train"]["lr"] = -1.0
+        params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+        result = subprocess.run(
+            [sys.executable, "-m", "dvc", "repro"], cwd=root, env=env, capture_output=True, text=True, timeout=300
+        )
+        assert result.returncode != 0
+        assert "train.lr: Input should be greater than 0" in result.stderr
+        assert stages_run(result.stdout + result.stderr) == ["validate"]
+    finally:
+        params_file.write_text(original)
+    # nothing was deleted or rewritten: the model, the metrics, the lock
+    assert (root / "models/best/model.safetensors").is_file() and (root / "data/tokenized").is_dir()
+    assert {p: (root / p).read_bytes() for p in before} == before
+    assert lock_hashes(root)["models/best"] == model
+    assert "up to date" in dvc(project, "status")

@@ -1,0 +1,31 @@
+"""Every setting checked before any stage's outputs are touched (the validate stage).
+
+DVC deletes a stage's outputs just before it runs the stage, so a bad param
+that only the train stage noticed used to cost the committed model and
+metrics. The validate stage runs first and every other stage depends on its
+constant output: it reruns whenever a param changes, and on a bad one DVC stops
+there, with every output in place. It checks what can be checked in seconds:
+the schema, the device and precision, that data.source and model.name load (and
+a model folder would not run code), max_length against the model's positions,
+and that the MLflow store answers (creating a new sqlite store once, up front).
+"""
+
+from __future__ import annotations
+
+from sentiment_pipeline import tracking
+from sentiment_pipeline.config import Params
+from sentiment_pipeline.data.encoding import check_max_length, load_tokenizer
+from sentiment_pipeline.data.sources import check_local
+from sentiment_pipeline.device import resolve_device
+from sentiment_pipeline.training.precision import resolve_precision
+
+VALID = {"params": "valid"}  # the validate stage's output: constant, so it reruns nothing after it
+
+
+def check_params(params: Params) -> None:
+    """Raise the PipelineInputError a later stage would have raised, now."""
+    check_local(params.data.source, "data.source")
+    resolve_precision(params.train.precision, resolve_device(params.train.device))
+    if params.model.type == "transformer":
+        check_max_length(params.model.name, load_tokenizer(params.model.name), params.tokenize.max_length)
+    tracking.prepare_experiment(params.mlflow.experiment)
