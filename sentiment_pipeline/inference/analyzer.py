@@ -110,11 +110,6 @@ class SentimentAnalyzer:
             loaded.model = quantize_int8(loaded.model)
         return cls(model_dir, loaded, device)
 
-    @property
-    def config(self) -> ModelArtifact:
-        """The model folder's contract (how its text was prepared)."""
-        return self.artifact
-
     def token_count(self, text: str) -> int:
         """How many tokens the model's tokenizer makes of `text` (before truncation)."""
         if self.tokenizer is None:
@@ -179,6 +174,3 @@ class SentimentAnalyzer:
         scores = {NEG: float(1.0 - prob_pos), POS: float(prob_pos)}
         label = POS if prob_pos >= 0.5 else NEG
         return Prediction(label=label, confidence=scores[label], scores=scores)
-
-
-__all__ = ["CHUNK_TEXTS", "Prediction", "SentimentAnalyzer", "quantize_int8", "validate_texts"]
