@@ -27,12 +27,12 @@ def tiny_params(imdb_dir: Path, model_dir: Path) -> dict:
 
 
 def train_workspace(root: Path, tokenized_workspace: Path, monkeypatch, **model) -> Path:
-    """A copy of the tokenized workspace, trained for one epoch (re-tokenized
-    first when `model` overrides model params, e.g. type="tfidf_logreg")."""
+    """A copy of the tokenized workspace, trained (3 epochs: the tiny model then
+    tells the fixture's reviews apart; re-tokenized first when `model` overrides
+    model params, e.g. type="tfidf_logreg")."""
     shutil.copytree(tokenized_workspace / "data", root / "data")
     params = yaml.safe_load((tokenized_workspace / "params.yaml").read_text())
     params["model"].update(model)
-    params["train"]["epochs"] = 1
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     monkeypatch.chdir(root)
     for stage in ["tokenize", "train"] if model else ["train"]:

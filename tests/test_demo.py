@@ -82,23 +82,27 @@ def test_typing_a_review_shows_the_label_bars_and_model_card(demo_url, chromium,
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
 
 
-def test_bad_input_in_the_page_gets_a_message_and_the_app_stays_up(demo_url, chromium):
+def test_bad_input_in_the_page_gets_a_message_and_the_app_stays_up(demo_url, chromium, trained_workspace):
     empty = demo_in_browser.classify_in_browser(demo_url, "   \n ", chromium=chromium)
     assert "Enter a review first" in empty["error"]
-    long = demo_in_browser.classify_in_browser(demo_url, "a dull film " * 20_000, chromium=chromium)
-    assert long["label"] in ("positive", "negative") and "Long review: 60,000 tokens" in long["note"]
+    tags_only = demo_in_browser.classify_in_browser(demo_url, "<br /><br />", chromium=chromium)
+    assert "empty after cleaning (only HTML tags)" in tags_only["error"]
+    review = "a dull film " * 20_000
+    long = demo_in_browser.classify_in_browser(demo_url, review, chromium=chromium)
+    expected = SentimentAnalyzer.from_pretrained(trained_workspace / paths.MODEL_DIR, device="cpu").predict(review)
+    assert long["label"] == {"neg": "negative", "pos": "positive"}[expected.label]
+    assert "Long review: 60,000 tokens" in long["note"]
 
 
-def test_the_model_card_reads_the_workspace_metrics_for_models_best(trained_workspace, monkeypatch):
-    monkeypatch.chdir(trained_workspace)
+def test_the_model_card_reads_the_workspace_metrics_for_models_best(trained_workspace, tmp_path, monkeypatch):
+    shutil.copytree(trained_workspace / paths.MODEL_DIR, tmp_path / paths.MODEL_DIR)
+    monkeypatch.chdir(tmp_path)
     analyzer = SentimentAnalyzer.from_pretrained(paths.MODEL_DIR, device="cpu")
     card = describe_model(str(paths.MODEL_DIR), analyzer, None)
     assert card.test_accuracy is None  # the train stage ran, the evaluate stage did not: no eval.json
-    (trained_workspace / paths.EVAL_METRICS).write_text(json.dumps({"accuracy": 0.8125}))
-    try:
-        card = describe_model(str(paths.MODEL_DIR), analyzer, None)
-        assert card.test_accuracy == 0.8125 and card.source == str(paths.EVAL_METRICS)
-        # a folder elsewhere is not scored by the workspace's eval.json
-        assert describe_model("/elsewhere/model", analyzer, None).test_accuracy is None
-    finally:
-        (trained_workspace / paths.EVAL_METRICS).unlink()
+    (tmp_path / paths.EVAL_METRICS).parent.mkdir(parents=True)
+    (tmp_path / paths.EVAL_METRICS).write_text(json.dumps({"accuracy": 0.8125}))
+    card = describe_model(str(paths.MODEL_DIR), analyzer, None)
+    assert card.test_accuracy == 0.8125 and card.source == str(paths.EVAL_METRICS)
+    # a folder elsewhere is not scored by the workspace's eval.json
+    assert describe_model("/elsewhere/model", analyzer, None).test_accuracy is None

@@ -21,6 +21,31 @@ from tests.fixtures import training_run
 from tests.local_server import free_port, wait_until_up
 
 NAME = "tiny-sentiment"
+# reviews the tiny model scores differently (checked), so a constant or shuffled answer fails
+TEXTS = [
+    "great superb film",
+    "awful dull mess",
+    "the plot was a waste and the cast was boring",
+    "a moving masterpiece, loved the music <br /><br /> brilliant",
+]
+
+
+def analyzer_rows(root, texts):
+    """What SentimentAnalyzer says of `texts` with the workspace's model folder."""
+    from sentiment_pipeline.inference.analyzer import SentimentAnalyzer
+
+    analyzer = SentimentAnalyzer.from_pretrained(root / paths.MODEL_DIR)
+    rows = [{"label": p.label, "score_pos": p.scores["pos"]} for p in analyzer.predict_batch(texts)]
+    assert len({round(r["score_pos"], 4) for r in rows}) == len(rows), "the fixture texts must score apart"
+    return rows
+
+
+def assert_same_predictions(got, expected):
+    assert [r["label"] for r in got] == [r["label"] for r in expected]
+    assert [r["score_pos"] for r in got] == pytest.approx([r["score_pos"] for r in expected], abs=1e-5)
+    for row in got:
+        assert row["confidence"] == pytest.approx(max(row["score_neg"], row["score_pos"]), abs=1e-6)
+        assert row["score_neg"] + row["score_pos"] == pytest.approx(1.0, abs=1e-6)
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +53,6 @@ def registered(tmp_path_factory, tokenized_workspace):
     root = tmp_path_factory.mktemp("registered")
     shutil.copytree(tokenized_workspace / "data", root / "data")
     params = yaml.safe_load((tokenized_workspace / "params.yaml").read_text())
-    params["train"]["epochs"] = 1
     params["mlflow"].update(log_model=True, registered_model=NAME)
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     with pytest.MonkeyPatch.context() as mp:
@@ -43,16 +67,17 @@ def test_evaluate_registers_a_version_with_signature_and_scores(registered):
     client = MlflowClient(uri)
     version = client.get_model_version(NAME, "1")
     assert version.run_id == training_run(registered).info.run_id
-    accuracy = json.loads((registered / paths.EVAL_METRICS).read_text())["accuracy"]
-    assert version.tags["test_accuracy"] == f"{accuracy:.4f}"
+    scores = json.loads((registered / paths.EVAL_METRICS).read_text())
+    tagged = {k: v for k, v in version.tags.items() if k.startswith("test_")}
+    assert tagged == {f"test_{k}": f"{scores[k]:.4f}" for k in ("accuracy", "f1", "ece")}
     mlflow.set_tracking_uri(uri)
     info = mlflow.models.get_model_info(f"models:/{NAME}/1")
     assert [c["name"] for c in info.signature.inputs.to_dict()] == ["text"]
     assert [c["name"] for c in info.signature.outputs.to_dict()] == ["label", "confidence", "score_neg", "score_pos"]
     model = mlflow.pyfunc.load_model(f"models:/{NAME}/1")
-    out = model.predict(pd.DataFrame({"text": ["great superb film", "awful dull mess"]}))
-    assert list(out.columns) == ["label", "confidence", "score_neg", "score_pos"] and len(out) == 2
-    assert set(out["label"]) <= {"neg", "pos"}
+    out = model.predict(pd.DataFrame({"text": TEXTS}))
+    assert list(out.columns) == ["label", "confidence", "score_neg", "score_pos"]
+    assert_same_predictions(out.to_dict("records"), analyzer_rows(registered, TEXTS))
 
 
 def _post(url, payload):
@@ -100,20 +125,23 @@ def test_mlflow_models_serve_answers_invocations(registered):
     try:
         wait_until_up(server, f"{base}/ping", 180)
 
-        status, body = _post(
-            f"{base}/invocations", {"dataframe_records": [{"text": "great superb film"}, {"text": "awful dull mess"}]}
-        )
+        # the served answers are the model's: the analyzer's on the same folder, row for row
+        expected = analyzer_rows(registered, TEXTS)
+        status, body = _post(f"{base}/invocations", {"dataframe_records": [{"text": t} for t in TEXTS]})
         assert status == 200, body
-        rows = body["predictions"]
-        assert len(rows) == 2 and {"label", "confidence", "score_neg", "score_pos"} <= set(rows[0])
-        assert abs(rows[0]["score_neg"] + rows[0]["score_pos"] - 1) < 1e-6
+        assert_same_predictions(body["predictions"], expected)
+        status, body = _post(f"{base}/invocations", {"inputs": {"text": TEXTS[::-1]}})
+        assert status == 200, body
+        assert_same_predictions(body["predictions"], expected[::-1])
 
         status, body = _post(f"{base}/invocations", {"dataframe_records": [{"text": "fine"}, {"text": "  "}]})
         assert status == 400 and "text 1 is empty" in body.get("message", ""), body
+        status, body = _post(f"{base}/invocations", {"dataframe_records": [{"text": "fine"}, {"text": "<br /><br />"}]})
+        assert status == 400 and "text 1 is empty after cleaning" in body.get("message", ""), body
         status, body = _post(f"{base}/invocations", {"dataframe_records": [{"review": "fine"}]})
-        assert status == 400, body
+        assert status == 400 and "Model is missing inputs ['text']" in body.get("message", ""), body
         status, body = _post(f"{base}/invocations", {"dataframe_records": [{"text": 5}]})
-        assert status == 400, body
+        assert status == 400 and "text 0 is a int, not a string" in body.get("message", ""), body
         # 100,000 texts: refused at once, naming the limit, not left to the request timeout
         status, body = _post(f"{base}/invocations", {"inputs": {"text": ["good film"] * 100_000}})
         assert status == 400 and "100,000 texts, more than max_texts=1,024" in body.get("message", ""), body
@@ -137,3 +165,58 @@ def test_the_demo_names_a_registered_version_and_its_tagged_accuracy(registered,
     accuracy = json.loads((registered / paths.EVAL_METRICS).read_text())["accuracy"]
     assert card.name == f"{NAME} v1" and card.test_accuracy == pytest.approx(accuracy, abs=1e-4)
     assert describe_model(f"models:/{NAME}/7", analyzer=None, metrics=None).test_accuracy is None
+
+
+@pytest.fixture
+def registry_store(registered, monkeypatch):
+    """The registered workspace's store as the user's MLFLOW_TRACKING_URI."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{registered / 'mlflow.db'}")
+    monkeypatch.setenv("TMPDIR", str(registered / "downloads"))  # where MLflow downloads artifacts to
+    (registered / "downloads").mkdir(exist_ok=True)
+    return registered
+
+
+def mlflow_uris(root) -> list[str]:
+    run_id = training_run(root).info.run_id
+    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    logged = client.get_model_version(NAME, "1").source  # models:/m-<id>: the logged model
+    return [f"models:/{NAME}/1", f"runs:/{run_id}/model", logged]
+
+
+def test_the_analyzer_loads_models_and_runs_uris(registry_store):
+    from sentiment_pipeline.inference.analyzer import SentimentAnalyzer
+
+    expected = analyzer_rows(registry_store, TEXTS)
+    for uri in mlflow_uris(registry_store):
+        analyzer = SentimentAnalyzer.from_pretrained(uri, device="cpu")
+        got = [{"label": p.label, "score_pos": p.scores["pos"]} for p in analyzer.predict_batch(TEXTS)]
+        assert [r["label"] for r in got] == [r["label"] for r in expected], uri
+        assert [r["score_pos"] for r in got] == pytest.approx([r["score_pos"] for r in expected], abs=1e-6), uri
+
+
+def test_the_cli_predicts_with_a_registered_model(registry_store, capsys):
+    from sentiment_pipeline.serving.cli import main
+
+    expected = analyzer_rows(registry_store, TEXTS[:2])
+    for uri in (f"models:/{NAME}/1", f"runs:/{training_run(registry_store).info.run_id}/model"):
+        assert main(["predict", "--model", uri, "--device", "cpu", *TEXTS[:2]]) == 0
+        rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert [r["label"] for r in rows] == [r["label"] for r in expected]
+        assert [r["scores"]["pos"] for r in rows] == pytest.approx([r["score_pos"] for r in expected], abs=1e-5)
+    assert main(["predict", "--model", f"models:/{NAME}/9", "--device", "cpu", "good"]) == 2
+    assert f"cannot load MLflow model 'models:/{NAME}/9'" in capsys.readouterr().err
+
+
+def test_the_demo_serves_a_registered_model(registry_store):
+    from sentiment_pipeline.inference.analyzer import SentimentAnalyzer
+    from sentiment_pipeline.serving.demo import build_app, describe_model
+
+    uri = f"models:/{NAME}/1"
+    analyzer = SentimentAnalyzer.from_pretrained(uri, device="cpu")
+    app = build_app(analyzer, describe_model(uri, analyzer, metrics=None))
+    classify = next(fn.fn for fn in app.fns.values() if fn.fn is not None and fn.fn.__name__ == "classify")
+    expected = analyzer_rows(registry_store, TEXTS[:1])[0]
+    scores, note = classify(TEXTS[0])
+    assert max(scores, key=scores.get).lower().startswith(expected["label"])
+    assert max(scores.values()) == pytest.approx(max(expected["score_pos"], 1 - expected["score_pos"]), abs=1e-6)
+    assert "whole review" in note

@@ -14,10 +14,35 @@ def project(tmp_path_factory, imdb_dir, tiny_model_dir):
     return make_project(tmp_path_factory.mktemp("project"), imdb_dir, tiny_model_dir)
 
 
-def test_repro_runs_every_stage_then_nothing(project):
+@pytest.fixture(scope="module")
+def baseline(project):
+    """`dvc repro` twice on the fresh project, then the run committed: (first, second) outputs."""
+    root, env = project
+    outputs = dvc(project, "repro"), dvc(project, "repro")
+    sh(["git", "add", "-A"], root, env)
+    sh(["git", "commit", "-qm", "baseline run"], root, env)
+    return outputs
+
+
+@pytest.fixture(scope="module")
+def experiments(project, baseline):
+    """Two experiments on the baseline: lw-1.5 in the workspace, cp-0 in a temp folder. Their outputs."""
+    return {
+        "lw-1.5": dvc(project, "exp", "run", "-n", "lw-1.5", "-S", "train.loss.length_weight=1.5"),
+        "cp-0": dvc(project, "exp", "run", "--temp", "-n", "cp-0", "-S", "train.loss.confidence_penalty=0"),
+    }
+
+
+def run_named(root, name):
+    (found,) = [r for r in runs(root) if r.info.run_name == name]
+    return found
+
+
+def test_repro_runs_every_stage_then_nothing(project, baseline):
     root, _ = project
-    assert stages_run(dvc(project, "repro")) == STAGES
-    assert stages_run(dvc(project, "repro")) == []
+    first, second = baseline
+    assert stages_run(first) == STAGES
+    assert stages_run(second) == []
     for out in (
         "metrics/train.json",
         "metrics/eval.json",
@@ -31,26 +56,22 @@ def test_repro_runs_every_stage_then_nothing(project):
     assert "test_accuracy" in runs(root)[0].data.metrics
 
 
-def test_loss_change_reruns_only_train_evaluate_plot(project):
+def test_loss_change_reruns_only_train_evaluate_plot(project, baseline, experiments):
     root, env = project
-    sh(["git", "add", "-A"], root, env)
-    sh(["git", "commit", "-qm", "baseline run"], root, env)
-    output = dvc(project, "exp", "run", "-n", "lw-1.5", "-S", "train.loss.length_weight=1.5")
-    assert stages_run(output) == ["validate", "train", "evaluate", "plot"]  # validate: constant output
+    assert stages_run(experiments["lw-1.5"]) == ["validate", "train", "evaluate", "plot"]  # validate: constant output
 
-    first, second = runs(root)
+    first, second = runs(root)[0], run_named(root, "lw-1.5")
     assert first.data.params["train.loss.length_weight"] == "0.5"
     assert second.data.params["train.loss.length_weight"] == "1.5"
     for run in (first, second):
         assert {"test_accuracy", "test_f1", "test_roc_auc", "best_val_f1"} <= set(run.data.metrics)
-    assert second.data.tags["dvc_exp_name"] == "lw-1.5" and second.info.run_name == "lw-1.5"
+    assert second.data.tags["dvc_exp_name"] == "lw-1.5"
     assert second.data.tags["git_commit"] == sh(["git", "rev-parse", "HEAD"], root, env).strip()
 
 
-def test_temp_workspace_experiment_logs_to_the_main_store(project):
+def test_temp_workspace_experiment_logs_to_the_main_store(project, experiments):
     root, _ = project
-    dvc(project, "exp", "run", "--temp", "-n", "cp-0", "-S", "train.loss.confidence_penalty=0")
-    latest = runs(root)[-1]
+    latest = run_named(root, "cp-0")
     assert latest.data.params["train.loss.confidence_penalty"] == "0.0"
     assert latest.data.tags["dvc_exp_name"] == "cp-0"
     assert "test_accuracy" in latest.data.metrics
@@ -58,33 +79,36 @@ def test_temp_workspace_experiment_logs_to_the_main_store(project):
     assert "lw-1.5" in shown and "cp-0" in shown
 
 
-def test_plots_diff_renders_both_experiments(project):
+def test_plots_diff_renders_both_experiments(project, experiments, tmp_path):
     root, _ = project
-    dvc(project, "plots", "diff", "lw-1.5", "cp-0", "-o", "diff_html")
-    html = (root / "diff_html" / "index.html").read_text()
+    dvc(project, "plots", "diff", "lw-1.5", "cp-0", "-o", str(tmp_path / "diff_html"))
+    html = (tmp_path / "diff_html" / "index.html").read_text()
     for rev in ("lw-1.5", "cp-0"):
         assert f'"rev": "{rev}"' in html
     # ROC, history, confusion, PR, reliability, accuracy by length
     for field in ('"fpr"', '"val_f1"', '"epoch_time_s"', '"predicted"', '"recall"', '"confidence"', '"bucket"'):
         assert field in html
-    assert (root / "diff_html" / "static" / "cp-0_plots_roc_curve.png").is_file()
+    assert (tmp_path / "diff_html" / "static" / "cp-0_plots_roc_curve.png").is_file()
 
 
 def test_invalid_param_fails_fast_naming_the_key(project):
     root, env = project
-    result = subprocess.run(
-        [sys.executable, "-m", "dvc", "exp", "run", "-S", "train.lr=-1"],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "dvc", "exp", "run", "-S", "train.lr=-1"],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    finally:  # `exp run -S` wrote the bad value into params.yaml; the other tests share this project
+        sh(["git", "checkout", "--", "params.yaml"], root, env)
     assert result.returncode != 0
     assert "train.lr" in result.stdout + result.stderr and "greater than 0" in result.stdout + result.stderr
 
 
-def test_ablation_collector_reads_dvc_exp_show(project, monkeypatch):
+def test_ablation_collector_reads_dvc_exp_show(project, experiments, monkeypatch):
     import json
 
     from sentiment_pipeline.dvc_experiments import experiment_revs

@@ -1,4 +1,5 @@
-"""Each stage script on the tiny fixtures, in order, in one workspace (no DVC)."""
+"""Each stage script on the tiny fixtures, in one workspace (no DVC). A test runs
+the stages its stage needs first, once, so any test runs alone or in any order."""
 
 import importlib
 import json
@@ -14,29 +15,39 @@ from sentiment_pipeline import paths
 from tests.fixtures import training_run
 from tests.helpers import tiny_params
 
+ORDER = ("download", "clean", "tokenize", "train", "evaluate", "plot")
+
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory, imdb_dir, tiny_model_dir):
+def run_until(tmp_path_factory, imdb_dir, tiny_model_dir):
+    """run_until(stage): the workspace once `stage` and every stage before it have run (each once)."""
     root = tmp_path_factory.mktemp("workspace")
     (root / "params.yaml").write_text(yaml.safe_dump(tiny_params(imdb_dir, tiny_model_dir)))
-    return root
+    done: list[str] = []
+
+    def run(stage: str):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.chdir(root)
+            for name in ORDER[: ORDER.index(stage) + 1]:
+                if name not in done:
+                    importlib.import_module(f"stages.{name}").main()
+                    done.append(name)
+        return root
+
+    yield run
+    mlflow.set_tracking_uri(None)
 
 
-def run_stage(name, root, monkeypatch):
-    monkeypatch.chdir(root)
-    importlib.import_module(f"stages.{name}").main()
-
-
-def test_download(workspace, monkeypatch):
-    run_stage("download", workspace, monkeypatch)
+def test_download(run_until):
+    workspace = run_until("download")
     train = pd.read_parquet(workspace / "data/raw/train.parquet")
     test = pd.read_parquet(workspace / "data/raw/test.parquet")
     assert (len(train), len(test)) == (123, 60)
     assert set(train["label"]) == {0, 1}
 
 
-def test_clean(workspace, monkeypatch):
-    run_stage("clean", workspace, monkeypatch)
+def test_clean(run_until):
+    workspace = run_until("clean")
     report = json.loads((workspace / paths.CLEAN_REPORT).read_text())["clean"]
     assert report["train"]["dropped_empty"] == 1
     assert report["train"]["dropped_duplicates"] == 1
@@ -46,8 +57,8 @@ def test_clean(workspace, monkeypatch):
     assert not tables["train"]["text"].str.contains("<br").any()
 
 
-def test_tokenize(workspace, monkeypatch):
-    run_stage("tokenize", workspace, monkeypatch)
+def test_tokenize(run_until):
+    workspace = run_until("tokenize")
     tokenized = load_from_disk(str(workspace / paths.TOKENIZED_DIR))
     assert set(tokenized) == set(paths.SPLITS)
     train = tokenized["train"]
@@ -57,8 +68,8 @@ def test_tokenize(workspace, monkeypatch):
     assert max(train["length"]) == 64 and any(train["truncated"])
 
 
-def test_train(workspace, monkeypatch):
-    run_stage("train", workspace, monkeypatch)
+def test_train(run_until):
+    workspace = run_until("train")
     model_dir = workspace / paths.MODEL_DIR
     assert (model_dir / "model.safetensors").is_file() and (model_dir / "tokenizer.json").is_file()
     assert not list(model_dir.glob("*.bin")) and not list(model_dir.glob("*.pt*"))  # no pickles
@@ -75,12 +86,9 @@ def test_train(workspace, monkeypatch):
     assert len(pd.read_csv(workspace / paths.TRAIN_STEPS)) >= 2
 
 
-def _run(workspace):
-    return training_run(workspace)
-
-
-def test_train_logged_an_mlflow_run(workspace):
-    run = _run(workspace)
+def test_train_logged_an_mlflow_run(run_until):
+    workspace = run_until("train")
+    run = training_run(workspace)
     assert run.data.params["train.loss.length_weight"] == "0.5"
     assert run.data.params["train.loss.confidence_penalty"] == "1.0"
     assert run.data.params["model.name"].endswith("tiny-bert")
@@ -90,8 +98,8 @@ def test_train_logged_an_mlflow_run(workspace):
     assert [m.step for m in client.get_metric_history(run.info.run_id, "val_f1")] == [1, 2, 3]
 
 
-def test_evaluate(workspace, monkeypatch):
-    run_stage("evaluate", workspace, monkeypatch)
+def test_evaluate(run_until):
+    workspace = run_until("evaluate")
     metrics = json.loads((workspace / paths.EVAL_METRICS).read_text())
     # temperature scaling: the model folder's T, calibration before and after, accuracy untouched
     temperature = json.loads((workspace / paths.MODEL_DIR / "sentiment_pipeline.json").read_text())["temperature"]
@@ -132,14 +140,14 @@ def test_evaluate(workspace, monkeypatch):
     assert metrics["accuracy"] == pytest.approx((predictions["label"] == predictions["predicted"]).mean())
     # the tiny model learns the fixture's cue words
     assert metrics["accuracy"] > 0.8
-    run = _run(workspace)
+    run = training_run(workspace)
     assert run.data.metrics["test_accuracy"] == pytest.approx(metrics["accuracy"])
     assert run.data.metrics["test_ece"] == pytest.approx(metrics["ece"])
     assert run.data.metrics["test_by_length_q4_accuracy"] == pytest.approx(metrics["by_length"]["q4"]["accuracy"])
 
 
-def test_plot(workspace, monkeypatch):
-    run_stage("plot", workspace, monkeypatch)
+def test_plot(run_until):
+    workspace = run_until("plot")
     pngs = sorted(p.name for p in (workspace / paths.PLOTS_DIR).glob("*.png"))
     assert pngs == sorted(
         [
@@ -156,8 +164,7 @@ def test_plot(workspace, monkeypatch):
             "accuracy_by_length.png",
         ]
     )
-    run = _run(workspace)
+    run = training_run(workspace)
     client = MlflowClient(f"sqlite:///{workspace / 'mlflow.db'}")
     logged = sorted(a.path.split("/")[-1] for a in client.list_artifacts(run.info.run_id, "plots"))
     assert logged == pngs
-    mlflow.set_tracking_uri(None)

@@ -107,7 +107,10 @@ def build_app(analyzer: SentimentAnalyzer, card: ModelCard):
     def classify(text: str):
         if not isinstance(text, str) or not text.strip():
             raise gr.Error("Enter a review first: the text is empty, there is nothing to classify.")
-        prediction = analyzer.predict(text)
+        try:
+            prediction = analyzer.predict(text)
+        except PipelineInputError as err:  # e.g. only HTML tags: nothing left after cleaning
+            raise gr.Error(f"Nothing to classify: {err}.") from err
         scores = {DISPLAY[k]: v for k, v in prediction.scores.items()}
         return scores, _reading_note(analyzer, text)
 
