@@ -3,25 +3,47 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sys
+import tempfile
 from pathlib import Path
 
-import pandas as pd
-import pytest
-
-from tests.fixtures import make_imdb_like, make_tiny_bert
-from tests.helpers import tiny_params, train_workspace
-
-# offline and quiet, whatever the machine has
+# Everything the suite and the programs it starts write goes into one scratch folder,
+# removed at the end: pytest's tmp_path folders, the Hugging Face caches, and what
+# libraries drop into the temp dir (gradio uploads, torchinductor, torchelastic,
+# MLflow artifact downloads). Set before any of them is imported. After a failure
+# the folder is kept for inspection and its path printed.
+SCRATCH = Path(tempfile.mkdtemp(prefix="sentiment-pipeline-tests-"))
+tempfile.tempdir = str(SCRATCH)
 os.environ.update(
+    TMPDIR=str(SCRATCH),
+    HF_HOME=str(SCRATCH / "hf_home"),
+    GRADIO_TEMP_DIR=str(SCRATCH / "gradio"),
+    MPLCONFIGDIR=str(SCRATCH / "matplotlib"),
+    # offline and quiet, whatever the machine has
     DVC_NO_ANALYTICS="1",
     HF_HUB_OFFLINE="1",
     HF_DATASETS_OFFLINE="1",
     TRANSFORMERS_OFFLINE="1",
     TOKENIZERS_PARALLELISM="false",
     MLFLOW_ENABLE_ASYNC_LOGGING="false",
+    GRADIO_ANALYTICS_ENABLED="False",
 )
 os.environ.pop("MLFLOW_TRACKING_URI", None)
 os.environ.pop("DVC_ROOT", None)
+
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from tests.fixtures import make_imdb_like, make_tiny_bert  # noqa: E402
+from tests.helpers import tiny_params, train_workspace  # noqa: E402
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    if exitstatus == 0:
+        shutil.rmtree(SCRATCH, ignore_errors=True)
+    else:
+        print(f"\ntest scratch folder kept for inspection: {SCRATCH}", file=sys.stderr)
 
 
 @pytest.fixture(scope="session")

@@ -215,3 +215,40 @@ def test_the_cli_refuses_an_empty_review_before_loading_the_model(tmp_path):
     assert "skipped index 0: empty (or only HTML tags)" in result.stderr
     assert result.stderr.strip().splitlines()[-1] == "error: no non-empty review to classify"
     assert "torch" not in result.stderr
+
+
+def test_cli_reads_a_long_file_in_chunks_into_one_output_and_truncates_a_huge_review(
+    trained, tmp_path, monkeypatch, capsys
+):
+    from sentiment_pipeline.inference import analyzer as analyzer_module
+    from sentiment_pipeline.serving.cli import main
+
+    monkeypatch.setattr(analyzer_module, "CHUNK_TEXTS", 512)  # the 4,096 of real use, scaled to a quick test
+    distinct = ["great superb film", "awful dull mess", "great film " * 100_000]  # the last one is 1.1 MB
+    lines = [distinct[i % 2] for i in range(1_500)] + [distinct[2]]
+    (tmp_path / "reviews.txt").write_text("\n".join(lines) + "\n")
+    monkeypatch.chdir(tmp_path)
+    args = ["predict", "--model", str(trained / paths.MODEL_DIR), "--device", "cpu", "--batch-size", "64"]
+    assert main([*args, "--file", "reviews.txt", "--output", "out.jsonl"]) == 0
+    assert "1501/1501" in capsys.readouterr().err  # the progress bar ran to the end
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [r["line"] for r in rows] == list(range(1, 1_502))  # whole and in input order
+    analyzer = SentimentAnalyzer.from_pretrained(trained / paths.MODEL_DIR, device="cpu")
+    alone = [analyzer.predict(t).scores["pos"] for t in distinct]
+    for i in (0, 1, 512, 1_023, 1_499):
+        assert rows[i]["scores"]["pos"] == pytest.approx(alone[i % 2], abs=1e-5), i
+    assert rows[-1]["scores"]["pos"] == pytest.approx(alone[2], abs=1e-5)  # cut to the budget as in training
+
+
+@pytest.mark.parametrize("command", ["predict", "demo"])
+def test_unknown_and_corrupted_model_folders_exit_2_before_any_server_starts(trained, tmp_path, capsys, command):
+    from sentiment_pipeline.serving.cli import main
+
+    broken = tmp_path / "broken"
+    shutil.copytree(trained / paths.MODEL_DIR, broken)
+    (broken / "model.safetensors").write_bytes(b"garbage")
+    extra = ["a fine film"] if command == "predict" else ["--port", "1"]  # port 1: nothing may bind it
+    for folder, message in ((tmp_path / "none", "does not exist or is not a folder"), (broken, "corrupted")):
+        assert main([command, "--model", str(folder), "--device", "cpu", *extra]) == 2
+        errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and message in errors[0]

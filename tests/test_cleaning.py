@@ -1,7 +1,8 @@
 import pandas as pd
 import pytest
 
-from sentiment_pipeline.data.cleaning import clean_splits, clean_text
+from sentiment_pipeline.data.cleaning import clean_splits
+from sentiment_pipeline.data.text import clean_text
 from sentiment_pipeline.errors import DataError
 
 

@@ -34,6 +34,8 @@ def test_explicit_choices_pass_through():
 
 
 def test_device_cpu_is_honoured(monkeypatch):
-    monkeypatch.setattr(prec.torch.cuda, "is_available", lambda: True)
-    assert prec.resolve_device("cpu") == "cpu"
-    assert prec.resolve_device("auto") == "cuda"
+    from sentiment_pipeline import device
+
+    monkeypatch.setattr(device.torch.cuda, "is_available", lambda: True)
+    assert device.resolve_device("cpu") == "cpu"
+    assert device.resolve_device("auto") == "cuda"

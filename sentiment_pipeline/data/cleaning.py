@@ -80,6 +80,3 @@ def clean_splits(
         report[split]["rows_out"] = len(df)
         report[split]["positive_share"] = round(float(counts.get(1, 0)) / max(len(df), 1), 4)
     return tables, {"clean": report}  # nested, so `dvc exp show` names columns clean.train.*
-
-
-__all__ = ["clean_splits", "clean_text"]

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from sentiment_pipeline.data.encoding import Encoder
 from sentiment_pipeline.data.text import clean_text
@@ -157,16 +158,14 @@ class SentimentAnalyzer:
         cleaned = [clean_text(t) for t in texts]
         if not self.loaded.is_network:
             return predict_texts(self.loaded, cleaned)
-        chunks = [
-            predict_ids(
-                self.loaded,
-                self.encoder(cleaned[first : first + CHUNK_TEXTS]),
-                batch_size,
-                self.device,
-                progress=progress,
-            )
-            for first in range(0, len(cleaned), CHUNK_TEXTS)
-        ]
+        # one bar across the chunks
+        with tqdm(total=len(cleaned), desc="predict", unit="review", disable=not progress) as bar:
+            chunks = [
+                predict_ids(
+                    self.loaded, self.encoder(cleaned[first : first + CHUNK_TEXTS]), batch_size, self.device, bar
+                )
+                for first in range(0, len(cleaned), CHUNK_TEXTS)
+            ]
         return np.concatenate(chunks)
 
     @staticmethod

@@ -25,22 +25,34 @@ from sentiment_pipeline.paths import TEXT
 
 
 def predict_ids(
-    loaded: LoadedModel, encoded: Sequence[Sequence[int]], batch_size: int, device: str = "cpu", progress: bool = False
+    loaded: LoadedModel,
+    encoded: Sequence[Sequence[int]],
+    batch_size: int,
+    device: str = "cpu",
+    progress: bool | tqdm = False,
 ) -> np.ndarray:
-    """P(positive) for each sequence of token ids (special tokens included), in input order."""
+    """The log-odds margin (logit pos - logit neg) of each sequence of token ids
+    (special tokens included), in input order. `progress`: a bar of its own, or a
+    caller's tqdm to advance (one bar across several calls)."""
     model, tokenizer = loaded.model, loaded.tokenizer
     inputs = accepted_inputs(model, list(tokenizer.model_input_names))
     order = np.argsort([-len(ids) for ids in encoded], kind="stable")
     margins = np.empty(len(encoded), dtype=np.float64)
-    with torch.inference_mode(), tqdm(total=len(encoded), desc="predict", unit="review", disable=not progress) as bar:
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
-            features = [{"input_ids": list(encoded[i]), "attention_mask": [1] * len(encoded[i])} for i in rows]
-            batch = tokenizer.pad(features, return_tensors="pt")
-            batch = {k: v.to(device) for k, v in batch.items() if k in inputs}
-            logits = model(**batch).logits.float()
-            margins[rows] = (logits[:, 1] - logits[:, 0]).cpu().numpy()
-            bar.update(len(rows))
+    own_bar = not isinstance(progress, tqdm)
+    bar = tqdm(total=len(encoded), desc="predict", unit="review", disable=not progress) if own_bar else progress
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                rows = order[start : start + batch_size]
+                features = [{"input_ids": list(encoded[i]), "attention_mask": [1] * len(encoded[i])} for i in rows]
+                batch = tokenizer.pad(features, return_tensors="pt")
+                batch = {k: v.to(device) for k, v in batch.items() if k in inputs}
+                logits = model(**batch).logits.float()
+                margins[rows] = (logits[:, 1] - logits[:, 0]).cpu().numpy()
+                bar.update(len(rows))
+    finally:
+        if own_bar:
+            bar.close()
     return margins
 
 

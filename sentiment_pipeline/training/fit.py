@@ -101,9 +101,10 @@ def train(
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
 
     temperature = 1.0
+    provenance = base_model(params)  # hashes the base weights: once per run
     if trainer.is_world_process_zero():
         # temperature scaling on the validation split, with the best epoch's model
-        artifact = ModelArtifact.from_params(params, base_model(params))
+        artifact = ModelArtifact.from_params(params, provenance)
         val_margins = predict_ids(
             LoadedModel(artifact, trainer.model.eval(), tokenizer),
             list(val_ds["input_ids"]),
@@ -124,7 +125,7 @@ def train(
         len(val_ds),
         count_parameters(trainer.model),
         output_dir,
-        base_model(params),
+        provenance,
         temperature=round(temperature, 6),
     )
     return TrainResult(

@@ -13,9 +13,6 @@ from dataclasses import dataclass
 import torch
 
 from sentiment_pipeline.config import ParamsError
-from sentiment_pipeline.device import resolve_device
-
-__all__ = ["Precision", "resolve_device", "resolve_precision"]
 
 
 @dataclass(frozen=True)
