@@ -74,6 +74,12 @@ class StoreError(PipelineInputError):
     """The MLflow tracking store cannot be used (unreachable, read-only, corrupt)."""
 
 
+def _read_only(db: Path) -> bool:
+    """The store file, or the folder its journal and lock go into, cannot be written."""
+    folder = next((p for p in (db.parent, *db.parent.parents) if p.exists()), None)
+    return (db.exists() and not os.access(db, os.W_OK)) or (folder is not None and not os.access(folder, os.W_OK))
+
+
 def _store_problem(uri: str, db: Path | None, err: Exception) -> str:
     reason = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
     if db is None:
@@ -81,8 +87,6 @@ def _store_problem(uri: str, db: Path | None, err: Exception) -> str:
             f"MLflow tracking server {uri} cannot be used ({reason}): start it, or unset MLFLOW_TRACKING_URI "
             "to log to mlflow.db in the project"
         )
-    if db.exists() and not os.access(db, os.W_OK):
-        return f"MLflow store {db} is read-only: make it writable, or set MLFLOW_TRACKING_URI to another store"
     return (
         f"MLflow store {db} cannot be used ({reason}): if it is damaged, move it away (a new one is made), "
         "or set MLFLOW_TRACKING_URI to another store"
@@ -103,6 +107,11 @@ def prepare_experiment(name: str, uri: str | None = None) -> str:
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
     use_store(uri)
     db = _sqlite_path(uri)
+    if db is not None and _read_only(db):
+        # MLflow reads a read-only store happily and fails only at the first write, after the training
+        raise StoreError(
+            f"MLflow store {db} is read-only: make it writable, or set MLFLOW_TRACKING_URI to another store"
+        )
     lock = FileLock(f"{db}.lock") if db else None
     if lock:
         db.parent.mkdir(parents=True, exist_ok=True)

@@ -241,14 +241,24 @@ def test_cli_reads_a_long_file_in_chunks_into_one_output_and_truncates_a_huge_re
 
 
 @pytest.mark.parametrize("command", ["predict", "demo"])
-def test_unknown_and_corrupted_model_folders_exit_2_before_any_server_starts(trained, tmp_path, capsys, command):
+def test_unknown_corrupted_and_unsafe_model_folders_exit_2_before_any_server_starts(trained, tmp_path, capsys, command):
     from sentiment_pipeline.serving.cli import main
 
     broken = tmp_path / "broken"
     shutil.copytree(trained / paths.MODEL_DIR, broken)
     (broken / "model.safetensors").write_bytes(b"garbage")
+    custom = tmp_path / "custom"  # a folder that asks to run its own code
+    shutil.copytree(trained / paths.MODEL_DIR, custom)
+    (custom / "modeling_evil.py").write_text(f"open({str(tmp_path / 'ran')!r}, 'w').write('ran')\n")
+    config = json.loads((custom / "config.json").read_text())
+    (custom / "config.json").write_text(json.dumps({**config, "auto_map": {"AutoConfig": "modeling_evil.Evil"}}))
     extra = ["a fine film"] if command == "predict" else ["--port", "1"]  # port 1: nothing may bind it
-    for folder, message in ((tmp_path / "none", "does not exist or is not a folder"), (broken, "corrupted")):
+    for folder, message in (
+        (tmp_path / "none", "does not exist or is not a folder"),
+        (broken, "corrupted or incomplete model folder"),
+        (custom, "asks to run its own code (auto_map in config.json)"),
+    ):
         assert main([command, "--model", str(folder), "--device", "cpu", *extra]) == 2
         errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
         assert len(errors) == 1 and message in errors[0]
+    assert not (tmp_path / "ran").exists()

@@ -65,3 +65,50 @@ def test_flatten_uses_dvc_names_with_the_loss_settings_first(tmp_path):
 def test_numbers_that_pass_a_range_check_but_are_not_finite_are_refused(key, value):
     with pytest.raises(ParamsError, match=rf"train.{key}: Input should be a finite number"):
         parse_params({"train": {key: value}})
+
+
+def test_head_tail_needs_room_for_both_ends_and_the_other_strategies_do_not():
+    with pytest.raises(ParamsError, match="tokenize.max_length must be >= 16 for head_tail truncation"):
+        parse_params({"tokenize": {"truncation": "head_tail", "max_length": 15}})
+    assert parse_params({"tokenize": {"truncation": "head_tail", "max_length": 16}}).tokenize.max_length == 16
+    for strategy in ("head", "tail"):
+        assert parse_params({"tokenize": {"truncation": strategy, "max_length": 15}}).tokenize.truncation == strategy
+
+
+@pytest.mark.parametrize(
+    "key, spec, words",
+    [
+        ("model.name", {"choices": ["a"]}, "'model.name' is not a train.* setting"),
+        ("train.lrr", {"low": 0.1, "high": 0.2}, "'train.lrr' is not a pipeline parameter"),
+        ("train.loss", {"choices": [1]}, "'train.loss' is not a pipeline parameter"),
+        ("train.lr", {"low": 1e-3, "high": 1e-4}, "low (0.001) must be below high (0.0001)"),
+        ("train.warmup_ratio", {"low": 0.0, "high": 0.1, "log": True}, "log scale needs low > 0"),
+        ("train.batch_size", {"low": 4.5, "high": 16}, "train.batch_size is an integer setting"),
+        ("train.batch_size", {"choices": [8, -1]}, "train.batch_size=-1 is not a valid value"),
+        ("train.lr", {"low": 1e-5, "high": 2.0}, "train.lr=2.0 is not a valid value"),
+        ("train.loss.confidence_penalty", {"low": -1.0, "high": 1.0}, "confidence_penalty=-1.0 is not a valid value"),
+        ("train.batch_size", {"choices": []}, "at least 1 item"),
+        ("train.lr", {"low": 1e-5}, "high"),
+    ],
+)
+def test_a_bad_search_space_entry_is_refused_naming_it(key, spec, words):
+    with pytest.raises(ParamsError) as err:
+        parse_params({"search": {"space": {key: spec}}})
+    assert words in str(err.value)
+
+
+def test_a_valid_search_space_is_parsed_into_ranges_and_choices():
+    space = parse_params(
+        {
+            "search": {
+                "space": {
+                    "train.lr": {"low": 1e-5, "high": 1e-3, "log": True},
+                    "train.batch_size": {"choices": [8, 16]},
+                    "train.loss.length_weight": {"low": 0.0, "high": 1.0},
+                }
+            }
+        }
+    ).search.space
+    assert (space["train.lr"].low, space["train.lr"].high, space["train.lr"].log) == (1e-5, 1e-3, True)
+    assert space["train.batch_size"].choices == [8, 16]
+    assert space["train.loss.length_weight"].high == 1.0

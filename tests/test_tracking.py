@@ -1,6 +1,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import mlflow
 import pytest
@@ -122,3 +123,15 @@ def test_a_corrupt_store_is_named_and_left_alone(tmp_path):
     with pytest.raises(tracking.StoreError, match=rf"MLflow store {corrupt} cannot be used .* move it away"):
         tracking.prepare_experiment("x", f"sqlite:///{corrupt}")
     assert corrupt.read_bytes().startswith(b"this is not")  # left as it was
+
+
+def test_a_read_only_store_is_named_up_front_and_left_alone(tmp_path, monkeypatch):
+    db = (tmp_path / "mlflow.db").resolve()
+    uri = f"sqlite:///{db}"
+    tracking.prepare_experiment("x", uri)  # a store that holds the experiment: MLflow would read it without a word
+    before = db.read_bytes()
+    writable = os.access  # root may write anything: the test makes os.access say what a read-only mount says
+    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == db and mode & os.W_OK else writable(p, mode))
+    with pytest.raises(tracking.StoreError, match=rf"MLflow store {db} is read-only: make it writable"):
+        tracking.prepare_experiment("x", uri)
+    assert db.read_bytes() == before
