@@ -21,6 +21,7 @@ from sentiment_pipeline.errors import PipelineInputError
 from sentiment_pipeline.models import tfidf
 from sentiment_pipeline.models.bilstm import BiLSTMConfig, BiLSTMForSequenceClassification
 from sentiment_pipeline.training import tfidf_fit
+from sentiment_pipeline.training.fit import folder_size_mb
 from tests.fixtures import make_tiny_transformer, training_run
 
 
@@ -43,6 +44,20 @@ def run_stages(root, monkeypatch, *names):
     monkeypatch.chdir(root)
     for name in names:
         importlib.import_module(f"stages.{name}").main()
+
+
+def assert_evaluated_as_predicted(root):
+    """metrics/eval.json agrees with the evaluate stage's per-review predictions, and
+    those are what the analyzer (the API, CLI and served model) says of the same reviews."""
+    from sentiment_pipeline.inference.analyzer import SentimentAnalyzer
+
+    evaluation = json.loads((root / paths.EVAL_METRICS).read_text())
+    predictions = pd.read_csv(root / paths.PREDICTIONS)
+    assert evaluation["n_examples"] == len(predictions) == 60
+    assert evaluation["accuracy"] == pytest.approx((predictions["label"] == predictions["predicted"]).mean())
+    texts = pd.read_parquet(root / "data/clean/test.parquet")[paths.TEXT].tolist()
+    analyzer = SentimentAnalyzer.from_pretrained(root / paths.MODEL_DIR, device="cpu")
+    np.testing.assert_allclose(analyzer.predict_proba(texts), predictions["prob_pos_scaled"], atol=1e-5)
 
 
 def mlflow_run(root):
@@ -97,9 +112,8 @@ def test_bilstm_trains_and_evaluates_through_the_stages(tmp_path, tokenized_work
     assert saved["model_type"] == "bilstm"
     train = json.loads((root / paths.TRAIN_METRICS).read_text())
     assert train["n_parameters"] == sum(p.numel() for p in model.parameters())
-    assert train["model_size_mb"] > 0
-    evaluation = json.loads((root / paths.EVAL_METRICS).read_text())
-    assert 0 <= evaluation["accuracy"] <= 1 and evaluation["n_examples"] == 60
+    assert train["model_size_mb"] == folder_size_mb(model_dir)
+    assert_evaluated_as_predicted(root)
     run = mlflow_run(root)
     assert run.data.tags["model_type"] == "bilstm"
     assert run.data.params["model.bilstm.hidden_size"] == "16"
@@ -118,6 +132,7 @@ def test_tfidf_logreg_through_the_stages_without_pickle(tmp_path, tokenized_work
     assert sorted(p.name for p in model_dir.iterdir()) == sorted([*tfidf.MODEL_FILES, "sentiment_pipeline.json"])
     evaluation = json.loads((root / paths.EVAL_METRICS).read_text())
     assert evaluation["accuracy"] >= 0.9  # the cue words make the fixture easy for a bag of n-grams
+    assert_evaluated_as_predicted(root)
     history = pd.read_csv(root / paths.TRAIN_HISTORY)
     assert len(history) == 1 and history.loc[0, "val_f1"] > 0.8
     assert (root / "plots/roc_curve.png").is_file()
@@ -204,10 +219,11 @@ def test_transformer_architectures_run_through_the_pipeline(
     run_stages(root, monkeypatch, "tokenize", "train", "evaluate")
     model_dir = root / paths.MODEL_DIR
     assert AutoConfig.from_pretrained(model_dir).architectures == [head]
-    evaluation = json.loads((root / paths.EVAL_METRICS).read_text())
-    assert evaluation["n_examples"] == 60 and 0 <= evaluation["accuracy"] <= 1
+    assert_evaluated_as_predicted(root)
     train = json.loads((root / paths.TRAIN_METRICS).read_text())
-    assert train["n_parameters"] > 0 and train["model_size_mb"] > 0
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir)
+    assert train["n_parameters"] == sum(p.numel() for p in model.parameters())
+    assert train["model_size_mb"] == folder_size_mb(model_dir)
     assert mlflow_run(root).data.tags["model_name"] == str(model_src)
 
 

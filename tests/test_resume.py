@@ -13,6 +13,7 @@ import yaml
 from mlflow.entities import RunStatus
 from safetensors.torch import load_file
 
+from sentiment_pipeline.training.checkpoints import load_history
 from tests.dvc_project import dvc, make_project, runs, stages_run
 from tests.helpers import REPO
 
@@ -63,6 +64,8 @@ def test_sigkilled_training_resumes_exactly(project):
     assert not list(checkpoints.rglob("training_args.bin"))  # no pickled objects in checkpoints
     assert not (root / "models/best").exists()
     assert runs(root)[-1].info.status == RunStatus.to_string(RunStatus.RUNNING)  # killed: never closed
+    saved = load_history(checkpoints / f"checkpoint-{last_checkpoint}")
+    assert saved["mid_epoch"] and saved["epoch_elapsed"] > 0  # epoch 2 had run EVERY steps when it was saved
 
     output = dvc(project, "repro")
     assert f"Resuming training from checkpoint-{last_checkpoint}" in output
@@ -81,8 +84,9 @@ def test_sigkilled_training_resumes_exactly(project):
     pd.testing.assert_frame_equal(
         history.drop(columns=timing_columns), reference["history"].drop(columns=timing_columns)
     )
-    # the interrupted epoch's time counts the part before the kill too
-    assert history["epoch_time_s"][1] > 0
+    # the interrupted epoch's time counts the part before the checkpoint too, and then the rest
+    assert history["epoch_time_s"][1] > saved["epoch_elapsed"]
+    assert history["step"][1] == 2 * steps_per_epoch
 
     # one MLflow run for the killed + resumed training, closed and complete
     all_runs = runs(root)

@@ -1,8 +1,11 @@
 """train.* options reach the Trainer and do what they say (tiny data, CPU)."""
 
+import numpy as np
 import pytest
+import torch
 import yaml
 from datasets import load_from_disk
+from transformers import TrainerCallback
 
 from sentiment_pipeline.config import parse_params
 from sentiment_pipeline.training.checkpoints import CheckpointDir
@@ -34,11 +37,61 @@ def test_gradient_accumulation_halves_the_optimizer_steps(setup, tmp_path):
     assert accumulated.epochs[0]["step"] == plain.epochs[0]["step"] // 2
 
 
-def test_bf16_autocast_trains_on_cpu(setup, tmp_path):
-    result = run(setup, tmp_path, epochs=1, precision="bf16")
-    assert result.precision == "bf16" and result.metrics["epochs_run"] == 1
+class ForwardRecorder(TrainerCallback):
+    """What each training forward pass saw and gave: the real length of each row,
+    and the dtype the classification head computed in."""
+
+    def __init__(self) -> None:
+        self.logit_dtypes: set[torch.dtype] = set()  # of the classification head's output
+        self.batch_lengths: list[list[int]] = []
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        def hook(module, _args, inputs, output):
+            if module.training:
+                self.batch_lengths.append(inputs["attention_mask"].sum(dim=1).tolist())
+
+        def head_hook(module, _args, output):
+            if module.training:  # inside the autocast region (the Trainer casts the model's output back to fp32)
+                self.logit_dtypes.add(output.dtype)
+
+        model.register_forward_hook(hook, with_kwargs=True)
+        [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1].register_forward_hook(head_hook)
 
 
-def test_ungrouped_random_order_also_trains(setup, tmp_path):
-    result = run(setup, tmp_path, epochs=1, group_by_length=False, max_grad_norm=0)
-    assert result.metrics["epochs_run"] == 1
+def recorded(setup, tmp_path, **train_overrides) -> ForwardRecorder:
+    recorder = ForwardRecorder()
+    raw, tokenized = setup
+    params = parse_params({**raw, "train": {**raw["train"], "epochs": 1, **train_overrides}})
+    train(params, tokenized, tmp_path / "best", CheckpointDir(tmp_path / "ck", {}), callbacks=[recorder])
+    return recorder
+
+
+def test_bf16_runs_the_forward_pass_under_bf16_autocast_on_cpu(setup, tmp_path):
+    assert recorded(setup, tmp_path / "bf16", precision="bf16").logit_dtypes == {torch.bfloat16}
+    assert recorded(setup, tmp_path / "fp32", precision="fp32").logit_dtypes == {torch.float32}
+
+
+def test_length_grouping_on_and_off_changes_how_alike_the_batch_lengths_are(setup, tmp_path):
+    def spread(recorder):  # mean gap between the longest and the shortest review of a batch, in tokens
+        return np.mean([max(lengths) - min(lengths) for lengths in recorder.batch_lengths])
+
+    grouped = spread(recorded(setup, tmp_path / "grouped", group_by_length=True))
+    ungrouped = spread(recorded(setup, tmp_path / "ungrouped", group_by_length=False))
+    assert grouped < 0.5 * ungrouped
+
+
+def test_max_grad_norm_zero_turns_clipping_off(setup, tmp_path, monkeypatch):
+    from sentiment_pipeline.training.trainer import WeightedLossTrainer
+
+    clipped_to: list[float] = []
+    clip = WeightedLossTrainer._clip_grad_norm
+
+    def spy(self, model):
+        clipped_to.append(self.args.max_grad_norm)
+        return clip(self, model)
+
+    monkeypatch.setattr(WeightedLossTrainer, "_clip_grad_norm", spy)
+    recorded(setup, tmp_path / "noclip", max_grad_norm=0)
+    assert clipped_to == []
+    recorded(setup, tmp_path / "clip", max_grad_norm=0.5)
+    assert len(clipped_to) > 10 and set(clipped_to) == {0.5}
