@@ -9,10 +9,11 @@ import tempfile
 from pathlib import Path
 
 # Everything the suite and the programs it starts write goes into one scratch folder,
-# removed at the end: pytest's tmp_path folders, the Hugging Face caches, and what
-# libraries drop into the temp dir (gradio uploads, torchinductor, torchelastic,
-# MLflow artifact downloads). Set before any of them is imported. After a failure
-# the folder is kept for inspection and its path printed.
+# removed at the end: pytest's tmp_path folders, the Hugging Face, matplotlib,
+# XDG and DVC site caches, and what libraries drop into the temp dir (gradio
+# uploads, torchinductor, torchelastic, MLflow artifact downloads). Set before
+# any of them is imported. After a failure the folder is kept for inspection
+# and its path printed.
 SCRATCH = Path(tempfile.mkdtemp(prefix="sentiment-pipeline-tests-"))
 tempfile.tempdir = str(SCRATCH)
 os.environ.update(
@@ -20,6 +21,9 @@ os.environ.update(
     HF_HOME=str(SCRATCH / "hf_home"),
     GRADIO_TEMP_DIR=str(SCRATCH / "gradio"),
     MPLCONFIGDIR=str(SCRATCH / "matplotlib"),
+    XDG_CONFIG_HOME=str(SCRATCH / "config"),  # chromium's profile and crash reports (the demo's browser test)
+    XDG_CACHE_HOME=str(SCRATCH / "cache"),
+    DVC_SITE_CACHE_DIR=str(SCRATCH / "dvc_site_cache"),  # else /var/tmp/dvc/repo/<hash> per test repository
     # offline and quiet, whatever the machine has
     DVC_NO_ANALYTICS="1",
     HF_HUB_OFFLINE="1",
