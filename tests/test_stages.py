@@ -91,8 +91,8 @@ def test_train_logged_an_mlflow_run(run_until):
     run = training_run(workspace)
     assert run.data.params["train.loss.length_weight"] == "0.5"
     assert run.data.params["train.loss.confidence_penalty"] == "1.0"
-    assert run.data.params["model.name"].endswith("tiny-bert")
-    assert run.data.tags["model_name"].endswith("tiny-bert")
+    model_name = yaml.safe_load((workspace / "params.yaml").read_text())["model"]["name"]
+    assert run.data.params["model.name"] == run.data.tags["model_name"] == model_name
     assert "best_val_f1" in run.data.metrics and "timing_train_runtime_s" in run.data.metrics
     client = MlflowClient(f"sqlite:///{workspace / 'mlflow.db'}")
     assert [m.step for m in client.get_metric_history(run.info.run_id, "val_f1")] == [1, 2, 3]

