@@ -12,10 +12,13 @@ and that the MLflow store answers (creating a new sqlite store once, up front).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sentiment_pipeline import tracking
 from sentiment_pipeline.config import Params
 from sentiment_pipeline.data.encoding import check_max_length, load_tokenizer
-from sentiment_pipeline.data.sources import check_local
+from sentiment_pipeline.data.loading import check_dataset_folder
+from sentiment_pipeline.data.sources import check_local, is_local
 from sentiment_pipeline.device import resolve_device
 from sentiment_pipeline.training.precision import resolve_precision
 
@@ -24,7 +27,8 @@ VALID = {"params": "valid"}  # the validate stage's output: constant, so it reru
 
 def check_params(params: Params) -> None:
     """Raise the PipelineInputError a later stage would have raised, now."""
-    check_local(params.data.source, "data.source")
+    if is_local(params.data.source):
+        check_dataset_folder(Path(check_local(params.data.source, "data.source")))
     resolve_precision(params.train.precision, resolve_device(params.train.device))
     if params.model.type == "transformer":
         check_max_length(params.model.name, load_tokenizer(params.model.name), params.tokenize.max_length)

@@ -189,6 +189,9 @@ def test_cli_keeps_an_existing_output_unless_forced(trained, tmp_path, monkeypat
         ([], "give the reviews as arguments, or --file, or --csv"),
         (["--file", "blank.txt"], "no non-empty review"),
         (["--batch-size", "0", "text"], "--batch-size must be >= 1"),
+        (["--file", "folder"], "cannot read folder: [Errno 21] Is a directory"),
+        (["--file", "latin1.txt"], "cannot read latin1.txt: 'utf-8' codec can't decode"),
+        (["--csv", "data.parquet"], "cannot read data.parquet"),
     ],
 )
 def test_cli_bad_input_exits_2_with_one_line(trained, tmp_path, monkeypatch, capsys, args, message):
@@ -196,6 +199,9 @@ def test_cli_bad_input_exits_2_with_one_line(trained, tmp_path, monkeypatch, cap
 
     pd.DataFrame({"review": ["great film"]}).to_csv(tmp_path / "r.csv", index=False)
     (tmp_path / "blank.txt").write_text("\n  \n")
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "latin1.txt").write_bytes("une critique très élogieuse\n".encode("latin-1"))
+    pd.DataFrame({"text": ["great film"]}).to_parquet(tmp_path / "data.parquet")
     monkeypatch.chdir(tmp_path)
     model = [] if "--model" in args else ["--model", str(trained / paths.MODEL_DIR)]
     assert main(["predict", *model, *args]) == 2

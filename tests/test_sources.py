@@ -3,6 +3,7 @@ import pytest
 from sentiment_pipeline.data.encoding import load_tokenizer
 from sentiment_pipeline.data.loading import load_labelled
 from sentiment_pipeline.data.sources import SourceError, is_local
+from sentiment_pipeline.errors import PipelineInputError
 from sentiment_pipeline.models.build import build_classifier
 
 
@@ -47,9 +48,9 @@ def test_corrupted_or_empty_model_folder_is_a_clear_error(tmp_path):
         build_classifier(str(broken))
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(SourceError, match=r"model.name '.*empty' is not a loadable folder"):
+    with pytest.raises(SourceError, match=r"model.name '.*empty' is not a model folder: it has no config.json"):
         load_tokenizer(str(empty))
-    with pytest.raises(SourceError, match=r"model.name '.*empty' is not a loadable folder"):
+    with pytest.raises(SourceError, match=r"model.name '.*empty' is not a model folder: it has no config.json"):
         build_classifier(str(empty))
 
 
@@ -118,3 +119,41 @@ def test_pickle_only_weights_are_refused_with_one_line(tmp_path, tiny_model_dir)
     (folder / "model.safetensors").rename(folder / "pytorch_model.bin")
     with pytest.raises(SourceError, match=r"weights only as a pickle .* convert them to safetensors"):
         build_classifier(str(folder))
+
+
+@pytest.mark.parametrize(
+    "case, words",
+    [
+        ("model.name=dataset folder", "is not a model folder: it has no config.json"),
+        ("model.name=file", "is a file: it takes a folder"),
+        ("data.source=file", "is a file: it takes a folder"),
+        ("data.source=code folder", "holds no train split: a local dataset is a folder in the Hub layout"),
+        ("data.source=no test split", "holds no test split"),
+    ],
+)
+def test_the_wrong_file_or_folder_is_named_by_the_validate_stage(case, words, tmp_path, imdb_dir, monkeypatch):
+    import shutil
+
+    from sentiment_pipeline.config import parse_params
+    from sentiment_pipeline.preflight import check_params
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("not a model")
+    (tmp_path / "src").mkdir()  # a folder of code, whose file names look like splits
+    (tmp_path / "src" / "train.py").write_text("print('train')\n")
+    (tmp_path / "src" / "test.py").write_text("print('test')\n")
+    half = tmp_path / "half"
+    shutil.copytree(imdb_dir, half)
+    for test_file in half.glob("**/test-*"):
+        test_file.unlink()
+    key, what = case.split("=")
+    value = {
+        "dataset folder": str(imdb_dir),
+        "file": "notes.txt",
+        "code folder": "src",
+        "no test split": str(half),
+    }[what]
+    section, field = key.split(".")
+    with pytest.raises(PipelineInputError, match=words):
+        check_params(parse_params({section: {field: value}}))
+    assert not (tmp_path / "mlflow.db").exists()  # stopped before anything was created

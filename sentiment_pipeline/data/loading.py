@@ -30,6 +30,7 @@ def load_labelled(source: str, revision: str | None = None) -> DatasetDict:
     local = is_local(source)
     source = check_local(source, "data.source")
     if local:
+        check_dataset_folder(Path(source))
         _check_parquet_files(Path(source))
         # datasets 5 keys the cache of a local folder with a card config by the
         # config name alone ("plain_text"), not by its files: two local IMDB folders
@@ -58,6 +59,21 @@ def load_labelled(source: str, revision: str | None = None) -> DatasetDict:
         _check_columns(ds, f"{source}[{split}]")
         out[split] = _binary_labels(ds, f"{source}[{split}]")
     return DatasetDict(out)
+
+
+DATA_SUFFIXES = (".parquet", ".arrow", ".csv", ".tsv", ".json", ".jsonl", ".txt")  # what load_dataset reads
+
+
+def check_dataset_folder(folder: Path) -> None:
+    """A local data.source holds a file for each required split, as the Hub layout
+    names them (`plain_text/train-00000-of-00001.parquet`, or `train.csv`, ...)."""
+    files = [p for p in folder.rglob("*") if p.suffix in DATA_SUFFIXES and p.is_file()]
+    for split in REQUIRED_SPLITS:
+        if not any(p.stem == split or p.name.startswith(f"{split}-") for p in files):
+            raise DataError(
+                f"data.source {str(folder)!r} holds no {split} split: a local dataset is a folder in the Hub "
+                f"layout, with files such as plain_text/{split}-00000-of-00001.parquet (see datasets/imdb)"
+            )
 
 
 def _check_parquet_files(folder: Path) -> None:

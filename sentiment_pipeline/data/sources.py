@@ -49,6 +49,8 @@ def check_local(ref: str, what: str) -> str:
     if not is_local(ref):
         return ref
     path = Path(ref).expanduser()
+    if path.is_file():
+        raise SourceError(f"{what} {ref!r} is a file: it takes a folder (or a Hub id)")
     if not path.is_dir():
         raise SourceError(f"{what} {ref!r} is a local path, but no such folder exists")
     return str(path)
@@ -136,6 +138,11 @@ def resolve_model(ref: str, what: str = "model.name") -> str:
         return str(folder)
     path = check_local(ref, what)
     if is_local(ref):
+        if not (Path(path) / "config.json").is_file():
+            raise SourceError(
+                f"{what} {ref!r} is not a model folder: it has no config.json "
+                "(save_pretrained writes config.json, the tokenizer files and the weights)"
+            )
         check_safe_folder(Path(path), what)
     return path
 
