@@ -44,7 +44,7 @@ from tests.helpers import tiny_params, train_workspace  # noqa: E402
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:
-    if exitstatus == 0:
+    if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
         shutil.rmtree(SCRATCH, ignore_errors=True)
     else:
         print(f"\ntest scratch folder kept for inspection: {SCRATCH}", file=sys.stderr)
