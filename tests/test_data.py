@@ -91,3 +91,16 @@ def test_an_unreadable_parquet_file_is_one_line(tmp_path, imdb_dir):
     (folder / "plain_text" / "test-00000-of-00001.parquet").write_bytes(b"PAR1 not really parquet")
     with pytest.raises(DataError, match="test-00000-of-00001.parquet: not a readable parquet file"):
         load_labelled(str(folder))
+
+
+def test_a_dataset_folder_without_a_card_is_checked_by_its_file_names(tmp_path):
+    from sentiment_pipeline.data.loading import check_dataset_folder
+    from sentiment_pipeline.errors import DataError
+
+    (tmp_path / "train.csv").write_text("text,label\ngreat,1\n")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "test-0.jsonl").write_text('{"text": "dull", "label": 0}\n')
+    check_dataset_folder(tmp_path)  # names datasets infers splits from
+    (tmp_path / "data" / "test-0.jsonl").rename(tmp_path / "data" / "testing.jsonl")
+    with pytest.raises(DataError, match="holds no test split"):
+        check_dataset_folder(tmp_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -65,15 +66,46 @@ DATA_SUFFIXES = (".parquet", ".arrow", ".csv", ".tsv", ".json", ".jsonl", ".txt"
 
 
 def check_dataset_folder(folder: Path) -> None:
-    """A local data.source holds a file for each required split, as the Hub layout
-    names them (`plain_text/train-00000-of-00001.parquet`, or `train.csv`, ...)."""
-    files = [p for p in folder.rglob("*") if p.suffix in DATA_SUFFIXES and p.is_file()]
+    """A local data.source holds data files for each required split: those its
+    card's default config names (`configs: data_files: [{split, path}]`), or else
+    files named as `datasets` infers splits (`train.csv`, `train-0.parquet`,
+    `train/part-0.jsonl`, ...). Checked before anything is read."""
+    card_files = _card_data_files(folder / "README.md")
+    files = [p.relative_to(folder) for p in folder.rglob("*") if p.suffix in DATA_SUFFIXES and p.is_file()]
     for split in REQUIRED_SPLITS:
-        if not any(p.stem == split or p.name.startswith(f"{split}-") for p in files):
+        if card_files is not None:
+            found = any(match for pattern in card_files.get(split, []) for match in folder.glob(pattern))
+        else:
+            named = re.compile(rf"^{split}($|[-._ 0-9])")
+            found = any(named.match(part) for p in files for part in (*p.parent.parts, p.stem))
+        if not found:
             raise DataError(
                 f"data.source {str(folder)!r} holds no {split} split: a local dataset is a folder in the Hub "
                 f"layout, with files such as plain_text/{split}-00000-of-00001.parquet (see datasets/imdb)"
             )
+
+
+def _card_data_files(card: Path) -> dict[str, list[str]] | None:
+    """{split: [glob, ...]} of the card's default config; None when the card names no files."""
+    import yaml
+
+    if not card.is_file():
+        return None
+    text = card.read_text(encoding="utf-8", errors="replace")
+    if not text.startswith("---"):
+        return None
+    try:
+        front = yaml.safe_load(text.split("---", 2)[1])
+    except yaml.YAMLError:
+        return None
+    configs = front.get("configs") if isinstance(front, dict) else None
+    if not isinstance(configs, list) or not configs or not all(isinstance(c, dict) for c in configs):
+        return None
+    config = next((c for c in configs if c.get("default")), configs[0])
+    entries = config.get("data_files")
+    if not isinstance(entries, list) or not all(isinstance(e, dict) and "split" in e for e in entries):
+        return None
+    return {e["split"]: [e["path"]] if isinstance(e.get("path"), str) else list(e.get("path") or []) for e in entries}
 
 
 def _check_parquet_files(folder: Path) -> None:
