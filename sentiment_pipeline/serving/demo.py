@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sentiment_pipeline import paths
+from sentiment_pipeline.data.text import clean_text
 from sentiment_pipeline.errors import PipelineInputError
 from sentiment_pipeline.inference.analyzer import SentimentAnalyzer
 from sentiment_pipeline.inference.model_uri import is_mlflow_uri
@@ -107,10 +108,12 @@ def build_app(analyzer: SentimentAnalyzer, card: ModelCard):
     def classify(text: str):
         if not isinstance(text, str) or not text.strip():
             raise gr.Error("Enter a review first: the text is empty, there is nothing to classify.")
+        if not clean_text(text):
+            raise gr.Error("The review holds only HTML tags: after cleaning there is nothing to classify.")
         try:
             prediction = analyzer.predict(text)
-        except PipelineInputError as err:  # e.g. only HTML tags: nothing left after cleaning
-            raise gr.Error(f"Nothing to classify: {err}.") from err
+        except PipelineInputError as err:
+            raise gr.Error(str(err)) from err
         scores = {DISPLAY[k]: v for k, v in prediction.scores.items()}
         return scores, _reading_note(analyzer, text)
 
