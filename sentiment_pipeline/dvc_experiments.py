@@ -21,6 +21,13 @@ def finished_experiments(exp_show: list[dict], prefix: str) -> Iterator[tuple[st
     """(name, params.yaml content, {metrics file: content}) for each finished
     experiment named prefix*. Queued and running ones are skipped: what `dvc
     exp show` lists for them are still the baseline's metrics."""
+    for record in experiment_records(exp_show, prefix):
+        yield record["name"], record["params"], record["metrics"]
+
+
+def experiment_records(exp_show: list[dict], prefix: str) -> Iterator[dict]:
+    """Each finished experiment named prefix*: {name, rev (its commit), baseline
+    (the commit it ran on), params (params.yaml content), metrics ({file: content})}."""
     for baseline in exp_show:
         for experiment in baseline.get("experiments") or []:
             state = (experiment.get("executor") or {}).get("state", "success")
@@ -34,7 +41,13 @@ def finished_experiments(exp_show: list[dict], prefix: str) -> Iterator[tuple[st
                 metrics = {path: get(content, "data") or {} for path, content in (data.get("metrics") or {}).items()}
                 if not metrics.get("metrics/eval.json"):
                     continue  # failed before evaluate: no results
-                yield name, get(data, "params", "params.yaml", "data") or {}, metrics
+                yield {
+                    "name": name,
+                    "rev": rev.get("rev"),
+                    "baseline": baseline.get("rev"),
+                    "params": get(data, "params", "params.yaml", "data") or {},
+                    "metrics": metrics,
+                }
 
 
 def experiment_revs(exp_show: list[dict], prefix: str) -> dict[str, str]:

@@ -40,6 +40,7 @@ LABEL_NAMES = ("neg", "pos")  # label 0 = negative, 1 = positive, everywhere
 NEG, POS = LABEL_NAMES
 
 # columns of the data files and tables
+ROW = "row"  # the review's 0-based row in its split of data.source (datasets/imdb: the split's parquet file)
 TEXT = "text"
 LABEL = "label"
 N_WORDS = "n_words"  # words per cleaned review: what the loss's length weight reads

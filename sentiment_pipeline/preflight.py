@@ -7,6 +7,7 @@ constant output: it reruns whenever a param changes, and on a bad one DVC stops
 there, with every output in place. It checks what can be checked in seconds:
 the schema, the device and precision, that data.source and model.name load (and
 a model folder would not run code), max_length against the model's positions,
+the dropouts against the model's architecture,
 and that the MLflow store answers (creating a new sqlite store once, up front).
 """
 
@@ -20,7 +21,8 @@ from sentiment_pipeline.data.encoding import check_max_length, load_tokenizer
 from sentiment_pipeline.data.loading import check_dataset_folder
 from sentiment_pipeline.data.sources import check_local, is_local
 from sentiment_pipeline.device import resolve_device
-from sentiment_pipeline.training.precision import resolve_precision
+from sentiment_pipeline.models.build import check_dropouts
+from sentiment_pipeline.precision import resolve_precision
 
 VALID = {"params": "valid"}  # the validate stage's output: constant, so it reruns nothing after it
 
@@ -32,4 +34,5 @@ def check_params(params: Params) -> None:
     resolve_precision(params.train.precision, resolve_device(params.train.device))
     if params.model.type == "transformer":
         check_max_length(params.model.name, load_tokenizer(params.model.name), params.tokenize.max_length)
+        check_dropouts(params.model)
     tracking.prepare_experiment(params.mlflow.experiment)

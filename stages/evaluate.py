@@ -24,6 +24,7 @@ from sentiment_pipeline.evaluation.report import (
 )
 from sentiment_pipeline.inference.predictor import predict_folder
 from sentiment_pipeline.models.artifact import ModelArtifact
+from sentiment_pipeline.precision import resolve_precision
 from sentiment_pipeline.serving.mlflow_model import log_and_register
 from sentiment_pipeline.stage import run
 
@@ -39,18 +40,28 @@ def main() -> None:
             f"{len(test)}: rerun the tokenize stage"
         )
     temperature = ModelArtifact.read(paths.MODEL_DIR).temperature
-    margins, examples_per_s = predict_folder(paths.MODEL_DIR, test, params.batch_size, resolve_device("auto"))
+    # in the precision the model was trained and its temperature fitted in (bf16 where the CPU has it)
+    precision = resolve_precision(all_params.train.precision, resolve_device("auto"))
+    margins, examples_per_s = predict_folder(
+        paths.MODEL_DIR, test, params.batch_size, precision.device, precision.dtype
+    )
     prob_pos, prob_scaled = probabilities(margins), probabilities(margins, temperature)
-    info = test.select_columns([paths.LABEL, paths.N_WORDS, paths.N_TOKENS, paths.TRUNCATED]).to_pandas()
+    columns = [paths.LABEL, paths.N_WORDS, paths.N_TOKENS, paths.TRUNCATED]
+    rows = test.select_columns([paths.ROW])[paths.ROW] if paths.ROW in test.column_names else None
+    info = test.select_columns(columns).to_pandas()
     labels = info[paths.LABEL].to_numpy()
     # the model as trained (prob_pos), and its calibration after temperature scaling (prob_scaled)
     metrics = evaluation_metrics(labels, prob_pos, info[paths.N_TOKENS], info[paths.TRUNCATED], params.calibration_bins)
     metrics.update(scaled_calibration_metrics(labels, prob_scaled, temperature, params.calibration_bins))
-    metrics.update(n_examples=len(test), **{paths.TIMING_KEY: {"examples_per_s": round(examples_per_s, 3)}})
+    metrics.update(
+        n_examples=len(test),
+        dtype=precision.dtype,  # fp32 | bf16 | fp16 of the forward passes
+        **{paths.TIMING_KEY: {"examples_per_s": round(examples_per_s, 3)}},
+    )
 
     paths.REPORTS_DIR.mkdir(parents=True, exist_ok=True)
     predictions = predictions_table(
-        labels, prob_pos, info[paths.N_WORDS], info[paths.N_TOKENS], info[paths.TRUNCATED], prob_scaled
+        labels, prob_pos, info[paths.N_WORDS], info[paths.N_TOKENS], info[paths.TRUNCATED], prob_scaled, rows
     )
     predictions.to_csv(paths.PREDICTIONS, index=False)
     roc_table(labels, prob_pos).to_csv(paths.ROC_CURVE, index=False)

@@ -19,12 +19,12 @@ from sentiment_pipeline import paths, tracking
 from sentiment_pipeline.config import load_params
 from sentiment_pipeline.data.encoding import load_saved_tokenizer
 from sentiment_pipeline.device import resolve_device
+from sentiment_pipeline.precision import resolve_precision
 from sentiment_pipeline.stage import run
 from sentiment_pipeline.training import distributed
 from sentiment_pipeline.training.callbacks import MlflowHistoryCallback
 from sentiment_pipeline.training.checkpoints import CheckpointDir, fingerprint
 from sentiment_pipeline.training.fit import train
-from sentiment_pipeline.training.precision import resolve_precision
 
 
 def main() -> None:

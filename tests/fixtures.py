@@ -83,7 +83,9 @@ def synthetic_split(rng: random.Random, n: int, prefix: str = "") -> pd.DataFram
 
 def make_imdb_like(root: Path, n_train: int = 120, n_test: int = 60, seed: int = 0) -> Path:
     """A dataset folder in the Hub layout of stanfordnlp/imdb, with a duplicate,
-    an empty review, a train/test overlap and HTML breaks."""
+    an empty review, a train/test overlap and HTML breaks; unlabelled rows (-1)
+    in train and test too, and an empty test review, so that train and test keep
+    fewer rows than the source (each kept row names its source row)."""
     rng = random.Random(seed)
     train = synthetic_split(rng, n_train)
     test = synthetic_split(rng, n_test)
@@ -95,6 +97,13 @@ def make_imdb_like(root: Path, n_train: int = 120, n_test: int = 60, seed: int =
         ]
     )
     train = pd.concat([train, extra], ignore_index=True)
+    unlabelled = {"text": "an unlabelled review, great or awful", "label": -1}
+    train = pd.concat([train.iloc[:7], pd.DataFrame([unlabelled]), train.iloc[7:]], ignore_index=True)
+    test = pd.concat(
+        [test.iloc[:5], pd.DataFrame([unlabelled]), test.iloc[5:10], pd.DataFrame([{"text": "<br />", "label": 0}])]
+        + [test.iloc[10:]],
+        ignore_index=True,
+    )
     unsup = synthetic_split(rng, 10).assign(label=-1)
     (root / "plain_text").mkdir(parents=True, exist_ok=True)
     (root / "README.md").write_text(DATASET_CARD)

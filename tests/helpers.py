@@ -19,7 +19,11 @@ def tiny_params(imdb_dir: Path, model_dir: Path) -> dict:
     params["data"].update(source=str(imdb_dir), train_size=None, test_size=None, val_fraction=0.2)
     params["model"]["name"] = str(model_dir)
     params["tokenize"]["max_length"] = 64
-    params["train"].update(epochs=3, batch_size=4, eval_batch_size=16, lr=1e-3, logging_steps=2, device="cpu")
+    # fp32: the exact comparisons between prediction paths (evaluate, analyzer, served) hold on any
+    # CPU; bf16 and the auto rule have their own tests (test_precision, test_training_options, test_analyzer)
+    params["train"].update(
+        epochs=3, batch_size=4, eval_batch_size=16, lr=1e-3, logging_steps=2, device="cpu", precision="fp32"
+    )
     params["evaluate"]["batch_size"] = 16
     # logging the model to MLflow costs seconds per evaluate: tested on its own (test_mlflow_model.py)
     params["mlflow"]["log_model"] = False

@@ -86,3 +86,23 @@ def test_collect_reads_predictions_from_a_folder(tmp_path):
     pd.DataFrame({"label": [0, 1], "prob_pos": [0.2, 0.9]}).to_csv(tmp_path / "abl-x.csv", index=False)
     loaded = ablation.load_predictions(["abl-x"], {}, tmp_path)
     assert list(loaded["abl-x"]["prob_pos"]) == [0.2, 0.9]
+
+
+def test_queue_cells_prefix_and_seed_order():
+    commands = ablation.queue_commands(0.5, 1.0, [1, 2], [], prefix="fd-", cells=[(0.0, 0.0), (0.5, 1.0)])
+    names = [cmd[cmd.index("-n") + 1] for cmd in commands]
+    # every cell's first seed runs before any second seed: an interrupted grid still pairs
+    assert names == ["fd-lw0-cp0-s1", "fd-lw0.5-cp1-s1", "fd-lw0-cp0-s2", "fd-lw0.5-cp1-s2"]
+
+
+def test_the_verdict_follows_the_test_and_the_intervals():
+    import pandas as pd
+
+    from sentiment_pipeline.evaluation.ablation import verdict
+
+    base = {"length_weight": 0.5, "confidence_penalty": 1.0, "pairs": 2, "d_accuracy": -0.004, "mcnemar_p": 0.3}
+    intervals = {"d_ece_low": 0.01, "d_ece_high": 0.03, "d_ece_scaled_low": -0.01, "d_ece_scaled_high": 0.01}
+    lines = verdict(pd.DataFrame([base | intervals, base | intervals | {"d_accuracy": 0.01, "mcnemar_p": 0.001}]))
+    assert "no detectable amount (-0.40 points, p = 0.30)" in lines[0]
+    assert "ECE higher (worse)" in lines[0] and "no detectable change in ECE after temperature scaling" in lines[0]
+    assert "raises accuracy (+1.00 points, p = 0.001)" in lines[1]

@@ -30,12 +30,52 @@ def _test_texts(root):
 
 
 def test_predict_batch_matches_the_evaluate_stage(trained):
-    analyzer = SentimentAnalyzer.from_pretrained(trained / paths.MODEL_DIR, device="cpu")
+    analyzer = SentimentAnalyzer.from_pretrained(trained / paths.MODEL_DIR, device="cpu", precision="fp32")
     texts = _test_texts(trained)
     got = np.array([p.scores["pos"] for p in analyzer.predict_batch(texts, batch_size=7)])
     margins, _ = predict_folder(trained / paths.MODEL_DIR, load_from_disk(str(trained / paths.TOKENIZED_DIR))["test"])
     expected = probabilities(margins, analyzer.artifact.temperature)
     np.testing.assert_allclose(got, expected, atol=1e-5)  # same cleaning, truncation, order, temperature
+
+
+def test_bf16_prediction_runs_in_bf16_and_agrees_with_fp32(trained):
+    import torch
+
+    texts = _test_texts(trained)
+    fp32 = SentimentAnalyzer.from_pretrained(trained / paths.MODEL_DIR, device="cpu", precision="fp32")
+    bf16 = SentimentAnalyzer.from_pretrained(trained / paths.MODEL_DIR, device="cpu", precision="bf16")
+    assert (fp32.precision, bf16.precision) == ("fp32", "bf16")
+    dtypes = set()
+    head = [m for m in bf16.model.modules() if isinstance(m, torch.nn.Linear)][-1]
+    head.register_forward_hook(lambda module, args, output: dtypes.add(output.dtype))
+    low, full = bf16.predict_proba(texts), fp32.predict_proba(texts)
+    assert dtypes == {torch.bfloat16}
+    assert np.ptp(full) > 0.2  # the model tells these reviews apart, so agreement means something
+    assert not np.array_equal(low, full)
+    assert np.mean((low >= 0.5) == (full >= 0.5)) >= 0.95 and np.mean(np.abs(low - full)) < 0.02
+
+
+def test_auto_precision_follows_the_cpus_bf16_units(trained, monkeypatch):
+    from sentiment_pipeline import precision
+
+    for has_units, expected in ((True, "bf16"), (False, "fp32")):
+        monkeypatch.setattr(precision, "cpu_has_fast_bf16", lambda v=has_units: v)
+        assert SentimentAnalyzer.from_pretrained(trained / paths.MODEL_DIR, device="cpu").precision == expected
+    int8 = SentimentAnalyzer.from_pretrained(trained / paths.MODEL_DIR, device="cpu", quantize="int8")
+    assert int8.precision == "fp32"
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"precision": "fp16"}, "precision=fp16 needs a CUDA or MPS device"),
+        ({"precision": "half"}, "precision must be one of auto, fp32, bf16, fp16"),
+        ({"precision": "bf16", "quantize": "int8"}, "quantize='int8' runs in fp32"),
+    ],
+)
+def test_impossible_precisions_are_refused_before_loading(trained, kwargs, message):
+    with pytest.raises(PipelineInputError, match=message):
+        SentimentAnalyzer.from_pretrained(trained / paths.MODEL_DIR, device="cpu", **kwargs)
 
 
 def test_the_model_folders_temperature_is_applied_and_changes_no_label(trained, tmp_path):

@@ -112,3 +112,20 @@ def test_a_valid_search_space_is_parsed_into_ranges_and_choices():
     assert (space["train.lr"].low, space["train.lr"].high, space["train.lr"].log) == (1e-5, 1e-3, True)
     assert space["train.batch_size"].choices == [8, 16]
     assert space["train.loss.length_weight"].high == 1.0
+
+
+def test_every_shipped_preset_is_valid_and_names_real_params():
+    import importlib.util
+
+    from tests.helpers import REPO
+
+    spec = importlib.util.spec_from_file_location("run_preset", REPO / "tools" / "run_preset.py")
+    run_preset = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run_preset)
+    presets = sorted((REPO / "presets").glob("*.yaml"))
+    assert {p.stem for p in presets} >= {"full_scale", "full_data_cpu"}
+    for preset in presets:
+        overrides = run_preset.load_preset(preset.stem, REPO / "presets")
+        assert run_preset.settings(overrides)  # with_overrides raised for an unknown key or a bad value
+    full = run_preset.load_preset("full_data_cpu", REPO / "presets")
+    assert full["data.train_size"] is None and full["data.test_size"] is None

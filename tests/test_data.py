@@ -1,3 +1,4 @@
+import pandas as pd
 import pyarrow as pa
 import pytest
 from datasets import ClassLabel
@@ -10,10 +11,17 @@ from tests.fixtures import make_imdb_like
 def test_load_local_folder_in_hub_layout(imdb_dir):
     splits = load_labelled(str(imdb_dir))
     assert set(splits) == {"train", "test"}  # the unlabelled split is not used
-    assert splits["train"].column_names == ["text", "label"]
+    assert splits["train"].column_names == ["row", "text", "label"]
     assert isinstance(splits["train"].features["label"], ClassLabel)
     assert splits["train"].features["label"].names == ["neg", "pos"]
-    assert len(splits["train"]) == 123 and len(splits["test"]) == 60
+    assert len(splits["train"]) == 123 and len(splits["test"]) == 61
+    # the unlabelled rows (-1) are gone from both splits; each kept row names its source row
+    for split in ("train", "test"):
+        source = pd.read_parquet(imdb_dir / f"plain_text/{split}-00000-of-00001.parquet")
+        assert (source["label"] == -1).sum() == 1
+        rows = list(splits[split]["row"])
+        assert rows == [i for i, label in enumerate(source["label"]) if label != -1]
+        assert list(splits[split]["text"]) == source["text"].to_numpy()[rows].tolist()
 
 
 def test_two_local_folders_are_not_confused(imdb_dir, tmp_path):

@@ -47,3 +47,19 @@ def test_predictions_come_back_in_input_order(twice):
     one_by_one = np.array([predict_proba(model_dir, test.select([i]), batch_size=1)[0][0] for i in rows])
     assert np.ptp(one_by_one) > 0.01  # distinct outputs, so a mix-up would show
     np.testing.assert_allclose(batched[rows], one_by_one, atol=1e-5)
+
+
+def test_two_bf16_trainings_are_identical_too(tokenized_workspace, tmp_path):
+    # bf16 autocast on the CPU (the default where it has AMX / AVX512-BF16) is as repeatable
+    raw = yaml.safe_load((tokenized_workspace / "params.yaml").read_text())
+    params = parse_params({**raw, "train": {**raw["train"], "precision": "bf16", "epochs": 1}})
+    tokenized = load_from_disk(str(tokenized_workspace / "data/tokenized"))
+    weights, predictions = [], []
+    for i in range(2):
+        out = tmp_path / f"run{i}"
+        result = train(params, tokenized, out / "best", CheckpointDir(out / "checkpoints", {}))
+        assert result.precision == "bf16"
+        weights.append(load_file(out / "best/model.safetensors"))
+        predictions.append(predict_proba(out / "best", tokenized["test"], batch_size=16, dtype="bf16")[0])
+    assert all((weights[0][name] == weights[1][name]).all() for name in weights[0])
+    np.testing.assert_array_equal(*predictions)

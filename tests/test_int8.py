@@ -17,7 +17,7 @@ from sentiment_pipeline.inference.analyzer import SentimentAnalyzer
 @pytest.fixture(scope="module")
 def pair(trained_workspace):
     folder = trained_workspace / paths.MODEL_DIR
-    fp32 = SentimentAnalyzer.from_pretrained(folder, device="cpu")
+    fp32 = SentimentAnalyzer.from_pretrained(folder, device="cpu", precision="fp32")
     int8 = SentimentAnalyzer.from_pretrained(folder, device="cpu", quantize="int8")
     return fp32, int8
 

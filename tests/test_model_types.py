@@ -56,7 +56,7 @@ def assert_evaluated_as_predicted(root):
     assert evaluation["n_examples"] == len(predictions) == 60
     assert evaluation["accuracy"] == pytest.approx((predictions["label"] == predictions["predicted"]).mean())
     texts = pd.read_parquet(root / "data/clean/test.parquet")[paths.TEXT].tolist()
-    analyzer = SentimentAnalyzer.from_pretrained(root / paths.MODEL_DIR, device="cpu")
+    analyzer = SentimentAnalyzer.from_pretrained(root / paths.MODEL_DIR, device="cpu", precision="fp32")
     np.testing.assert_allclose(analyzer.predict_proba(texts), predictions["prob_pos_scaled"], atol=1e-5)
 
 

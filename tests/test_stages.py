@@ -42,8 +42,8 @@ def test_download(run_until):
     workspace = run_until("download")
     train = pd.read_parquet(workspace / "data/raw/train.parquet")
     test = pd.read_parquet(workspace / "data/raw/test.parquet")
-    assert (len(train), len(test)) == (123, 60)
-    assert set(train["label"]) == {0, 1}
+    assert (len(train), len(test)) == (123, 61)  # without the unlabelled rows (-1)
+    assert set(train["label"]) == {0, 1} and set(test["label"]) == {0, 1}
 
 
 def test_clean(run_until):
@@ -54,6 +54,7 @@ def test_clean(run_until):
     assert report["train"]["dropped_test_overlap"] == 1
     tables = {s: pd.read_parquet(workspace / f"data/clean/{s}.parquet") for s in paths.SPLITS}
     assert len(tables["train"]) + len(tables["validation"]) == 120
+    assert len(tables["test"]) == 60 and report["test"]["dropped_empty"] == 1
     assert not tables["train"]["text"].str.contains("<br").any()
 
 
@@ -144,6 +145,20 @@ def test_evaluate(run_until):
     assert run.data.metrics["test_accuracy"] == pytest.approx(metrics["accuracy"])
     assert run.data.metrics["test_ece"] == pytest.approx(metrics["ece"])
     assert run.data.metrics["test_by_length_q4_accuracy"] == pytest.approx(metrics["by_length"]["q4"]["accuracy"])
+    assert metrics["dtype"] == json.loads((workspace / paths.TRAIN_METRICS).read_text())["dtype"] == "fp32"
+
+
+def test_each_prediction_names_its_row_in_the_source_test_split(run_until, imdb_dir):
+    from sentiment_pipeline.data.text import clean_text
+
+    workspace = run_until("evaluate")
+    predictions = pd.read_csv(workspace / paths.PREDICTIONS)
+    source = pd.read_parquet(imdb_dir / "plain_text/test-00000-of-00001.parquet")
+    texts = pd.read_parquet(workspace / "data/clean/test.parquet")[paths.TEXT]
+    assert len(source) > len(predictions)  # rows were dropped (unlabelled, empty), so position != row
+    assert predictions[paths.ROW].is_unique
+    assert (source[paths.LABEL].to_numpy()[predictions[paths.ROW]] == predictions[paths.LABEL]).all()
+    assert [clean_text(t) for t in source[paths.TEXT].to_numpy()[predictions[paths.ROW]]] == texts.tolist()
 
 
 def test_plot(run_until):

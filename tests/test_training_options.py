@@ -95,3 +95,49 @@ def test_max_grad_norm_zero_turns_clipping_off(setup, tmp_path, monkeypatch):
     assert clipped_to == []
     recorded(setup, tmp_path / "clip", max_grad_norm=0.5)
     assert len(clipped_to) > 10 and set(clipped_to) == {0.5}
+
+
+def built(setup, **overrides):
+    from sentiment_pipeline.data.encoding import load_tokenizer
+    from sentiment_pipeline.training.fit import build_network
+
+    raw, _ = setup
+    model = {**raw["model"], **overrides.pop("model", {})}
+    params = parse_params({**raw, "model": model, "train": {**raw["train"], **overrides}})
+    return build_network(params, load_tokenizer(params.model.name))
+
+
+def test_dropout_params_reach_the_models_config_and_null_keeps_the_checkpoints(setup, tiny_model_dir):
+    import json
+
+    own = json.loads((tiny_model_dir / "config.json").read_text())
+    config = built(setup, model={"hidden_dropout": 0.05, "attention_dropout": 0.0}).config
+    assert (config.hidden_dropout_prob, config.attention_probs_dropout_prob) == (0.05, 0.0)
+    config = built(setup, model={"hidden_dropout": None, "attention_dropout": None}).config
+    assert config.hidden_dropout_prob == own["hidden_dropout_prob"]
+    assert config.attention_probs_dropout_prob == own["attention_probs_dropout_prob"]
+    assert own["attention_probs_dropout_prob"] != 0.0  # so the 0.0 above came from the param
+
+
+def test_the_attention_kernel_follows_the_precision(setup):
+    assert built(setup, precision="bf16").config._attn_implementation == "eager"
+    assert built(setup, precision="fp32").config._attn_implementation == "sdpa"
+    assert built(setup, precision="bf16", attn_implementation="sdpa").config._attn_implementation == "sdpa"
+
+
+def test_frozen_embeddings_stay_the_checkpoints_and_the_rest_trains(setup, tmp_path, tiny_model_dir):
+    from safetensors.torch import load_file
+
+    base = load_file(tiny_model_dir / "model.safetensors")
+    key = next(k for k in base if k.endswith("word_embeddings.weight"))
+
+    def trained(name, freeze):
+        run(setup, tmp_path / name, epochs=1, freeze_embeddings=freeze)
+        return load_file(tmp_path / name / "best" / "model.safetensors")
+
+    frozen, unfrozen = trained("frozen", True), trained("unfrozen", False)
+    saved_key = next(k for k in frozen if k.endswith("word_embeddings.weight"))
+    assert torch.equal(frozen[saved_key], base[key])
+    assert not torch.equal(unfrozen[saved_key], base[key])
+    layer = next(k for k in frozen if "layer.0" in k and k.endswith("weight"))
+    assert not torch.equal(frozen[layer], base[layer.removeprefix("bert.")])

@@ -37,14 +37,27 @@ def load_preset(name: str, presets: Path = PRESETS) -> dict:
     return overrides
 
 
-def command(name: str, overrides: dict, extra: list[str]) -> list[str]:
-    """The `dvc exp run` command that applies `overrides` (checked against params.yaml)."""
-    with_overrides(load_params(), overrides)  # raises ParamsError naming a bad key or value
-    settings = [
+def settings(overrides: dict) -> list[str]:
+    """`overrides` checked against params.yaml (a ParamsError names a bad key or value),
+    as the key=value strings `dvc exp run -S` takes."""
+    with_overrides(load_params(), overrides)
+    return [
         f"{key}={yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}"
         for key, value in overrides.items()
     ]
-    return ["dvc", "exp", "run", "-n", name.replace("_", "-"), *[a for s in settings for a in ("-S", s)], *extra]
+
+
+def command(name: str, overrides: dict, extra: list[str]) -> list[str]:
+    """The `dvc exp run` command that applies `overrides` (checked against params.yaml)."""
+    return [
+        "dvc",
+        "exp",
+        "run",
+        "-n",
+        name.replace("_", "-"),
+        *[a for s in settings(overrides) for a in ("-S", s)],
+        *extra,
+    ]
 
 
 def main() -> None:

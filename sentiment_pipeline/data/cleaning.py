@@ -13,7 +13,7 @@ from sklearn.model_selection import train_test_split
 
 from sentiment_pipeline.data.text import clean_text
 from sentiment_pipeline.errors import DataError
-from sentiment_pipeline.paths import LABEL, LABEL_NAMES, TEXT
+from sentiment_pipeline.paths import LABEL, LABEL_NAMES, ROW, TEXT
 
 
 def _clean_split(df: pd.DataFrame, split: str, report: dict) -> pd.DataFrame:
@@ -53,7 +53,8 @@ def clean_splits(
 ) -> tuple[dict[str, pd.DataFrame], dict]:
     """Clean both splits, remove test reviews from train, split off validation.
 
-    Returns ({"train", "validation", "test"} tables with columns text, label,
+    Returns ({"train", "validation", "test"} tables with columns row (when
+    given), text, label,
     and a report of what was dropped and why, per split, under "clean".
     """
     report: dict = {}
@@ -73,7 +74,9 @@ def clean_splits(
         )
     train, validation = train_test_split(train, test_size=val_fraction, stratify=train[LABEL], random_state=seed)
     tables = {"train": train, "validation": validation, "test": test}
-    tables = {k: v.reset_index(drop=True)[[TEXT, LABEL]] for k, v in tables.items()}
+    # the source row travels with each review (predictions name it); frames without one get none
+    columns = [c for c in (ROW, TEXT, LABEL) if c in train.columns]
+    tables = {k: v.reset_index(drop=True)[columns] for k, v in tables.items()}
     for split, df in tables.items():
         counts = df[LABEL].value_counts()
         report.setdefault(split, {})

@@ -14,7 +14,7 @@ from datasets import ClassLabel, Dataset, DatasetDict
 
 from sentiment_pipeline.data.sources import check_local, is_local, loading
 from sentiment_pipeline.errors import DataError
-from sentiment_pipeline.paths import LABEL, LABEL_NAMES, TEXT
+from sentiment_pipeline.paths import LABEL, LABEL_NAMES, ROW, TEXT
 
 REQUIRED_SPLITS = ("train", "test")
 REQUIRED_COLUMNS = (TEXT, LABEL)
@@ -25,8 +25,10 @@ def load_labelled(source: str, revision: str | None = None) -> DatasetDict:
 
     `source` is a Hub dataset id (e.g. ``stanfordnlp/imdb``) or a local folder
     in the same layout; both go through the same call and the `datasets` cache.
-    Returns splits with exactly the columns ``text`` (str) and ``label``
-    (ClassLabel neg/pos); unlabelled rows (label -1) are dropped.
+    Returns splits with exactly the columns ``row`` (the row's 0-based position
+    in the split as loaded, so predictions can be traced to the source),
+    ``text`` (str) and ``label`` (ClassLabel neg/pos); unlabelled rows (label
+    -1) are dropped.
     """
     local = is_local(source)
     source = check_local(source, "data.source")
@@ -58,6 +60,7 @@ def load_labelled(source: str, revision: str | None = None) -> DatasetDict:
             raise DataError(f"dataset {source!r} split {split!r} lacks column(s) {absent}")
         ds = ds.select_columns(list(REQUIRED_COLUMNS))
         _check_columns(ds, f"{source}[{split}]")
+        ds = ds.add_column(ROW, list(range(len(ds)))).select_columns([ROW, *REQUIRED_COLUMNS])
         out[split] = _binary_labels(ds, f"{source}[{split}]")
     return DatasetDict(out)
 

@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from sentiment_pipeline.paths import LABEL, LABEL_NAMES, N_WORDS, TEXT
+from sentiment_pipeline.paths import LABEL, LABEL_NAMES, N_WORDS, ROW, TEXT
 
 NEGATION = re.compile(r"\b(?:not|never|no)\b|n't", re.IGNORECASE)
 
@@ -45,7 +45,7 @@ def error_analysis(predictions: pd.DataFrame, texts: pd.Series, k: int = 10, max
         "by_negation": {"with_negation": _rate(wrong[has_negation]), "without_negation": _rate(wrong[~has_negation])},
         "most_confident_errors": [
             {
-                "row": int(r["row"]),
+                ROW: int(r[ROW]),
                 "true_label": LABEL_NAMES[int(r[LABEL])],
                 "predicted": LABEL_NAMES[int(r["predicted"])],
                 "confidence": round(float(r["confidence"]), 4),

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from sentiment_pipeline.paths import LABEL, N_TOKENS, N_WORDS, TRUNCATED
+from sentiment_pipeline.paths import LABEL, N_TOKENS, N_WORDS, ROW, TRUNCATED
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -56,15 +56,17 @@ def predictions_table(
     n_tokens: np.ndarray,
     truncated: np.ndarray,
     prob_scaled: np.ndarray | None = None,
+    rows: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """One row per test review: truth, prediction, scores (before and after
+    """One row per test review: its row in data.source's test split (`rows`; by
+    default its position here), truth, prediction, scores (before and after
     temperature scaling, which changes no prediction) and length."""
     prob_pos = np.asarray(prob_pos, dtype=np.float64)
     predicted, confidence = predicted_and_confidence(prob_pos)
     scaled = prob_pos if prob_scaled is None else np.asarray(prob_scaled, dtype=np.float64)
     return pd.DataFrame(
         {
-            "row": np.arange(len(labels)),
+            ROW: np.arange(len(labels)) if rows is None else np.asarray(rows),
             LABEL: labels,
             "predicted": predicted,
             "prob_pos": prob_pos.round(6),

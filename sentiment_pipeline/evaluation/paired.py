@@ -75,3 +75,29 @@ def paired_bootstrap(
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(samples, [tail, 100 - tail])
     return Difference(diff(everything), float(low), float(high))
+
+
+def compare_predictions(a, b, n_boot: int = 2000) -> dict:
+    """B against A on the same reviews: two predictions tables (reports/predictions.csv:
+    label, prob_pos and, where written, prob_pos_scaled) -> accuracies, McNemar's exact
+    test, and paired bootstrap intervals of the differences in accuracy and ECE."""
+    labels = a["label"].to_numpy()
+    if len(a) != len(b) or not (b["label"].to_numpy() == labels).all():
+        raise ValueError("the two predictions tables do not score the same reviews in the same order")
+    pa, pb = a["prob_pos"].to_numpy(), b["prob_pos"].to_numpy()
+    test = mcnemar([(pa >= 0.5) == labels], [(pb >= 0.5) == labels])
+    out = {
+        "n": len(labels),
+        "accuracy_a": accuracy(labels, pa),
+        "accuracy_b": accuracy(labels, pb),
+        "only_a_right": test.only_a,
+        "only_b_right": test.only_b,
+        "mcnemar_p": test.p_value,
+    }
+    columns = {"accuracy": ("prob_pos", accuracy), "ece": ("prob_pos", ece)}
+    if "prob_pos_scaled" in a and "prob_pos_scaled" in b:
+        columns["ece_scaled"] = ("prob_pos_scaled", ece)
+    for name, (column, metric) in columns.items():
+        d = paired_bootstrap(labels, [a[column].to_numpy()], [b[column].to_numpy()], metric, n_boot)
+        out |= {f"d_{name}": d.mean, f"d_{name}_low": d.low, f"d_{name}_high": d.high}
+    return out

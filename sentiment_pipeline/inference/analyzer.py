@@ -38,8 +38,10 @@ from sentiment_pipeline.inference.model_uri import resolve_model_uri
 from sentiment_pipeline.inference.predictor import predict_ids, predict_texts
 from sentiment_pipeline.models.artifact import LoadedModel, ModelArtifact, load
 from sentiment_pipeline.paths import NEG, POS
+from sentiment_pipeline.precision import resolve_precision
 
 CHUNK_TEXTS = 4096  # texts tokenized and length-sorted together
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 @dataclass(frozen=True)
@@ -68,13 +70,14 @@ def validate_texts(texts: Sequence) -> list[str]:
 
 
 class SentimentAnalyzer:
-    def __init__(self, model_dir: Path, loaded: LoadedModel, device: str) -> None:
+    def __init__(self, model_dir: Path, loaded: LoadedModel, device: str, precision: str = "fp32") -> None:
         self.model_dir = model_dir
         self.loaded = loaded
         self.artifact: ModelArtifact = loaded.artifact
         self.model = loaded.model
         self.tokenizer = loaded.tokenizer
         self.device = device
+        self.precision = precision  # fp32 | bf16 | fp16: the autocast of each forward pass
         self.model_type = self.artifact.model_type
         if self.tokenizer is not None:
             a = self.artifact
@@ -82,19 +85,35 @@ class SentimentAnalyzer:
 
     @classmethod
     def from_pretrained(
-        cls, path_or_uri: str | Path, device: str = "auto", quantize: str | None = None, max_length: int | None = None
+        cls,
+        path_or_uri: str | Path,
+        device: str = "auto",
+        quantize: str | None = None,
+        max_length: int | None = None,
+        precision: str = "auto",
     ) -> SentimentAnalyzer:
         """Load a model folder the train stage wrote (`models/best`), or an MLflow
         model URI (`models:/<name>/<version>`, `runs:/<run_id>/model`).
 
+        `precision`: auto (bf16 autocast where the hardware has it: a GPU, or a
+        CPU with AMX / AVX512-BF16; else fp32), fp32, bf16 or fp16 (GPU).
         `quantize="int8"` (CPU, networks only): dynamic int8 quantization of the
         linear (and LSTM) layers, weights stored as int8 and activations quantized
-        on the fly; faster on a CPU, at a small accuracy cost (docs/using-the-model.md).
+        on the fly; faster on a CPU without bf16 units, at a small accuracy cost
+        (docs/using-the-model.md); it runs in fp32.
         `max_length` overrides the token budget the model was trained with (the default)."""
         if quantize not in (None, "int8"):
             raise PipelineInputError(f"quantize must be None or 'int8', got {quantize!r}")
         if max_length is not None and (not isinstance(max_length, int) or max_length < 8):
             raise PipelineInputError(f"max_length must be an integer >= 8, got {max_length!r}")
+        if precision not in PRECISIONS:
+            raise PipelineInputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        if quantize and precision not in ("auto", "fp32"):
+            raise PipelineInputError(f"quantize='int8' runs in fp32; got precision {precision!r}")
+        device = resolve_device(device) if device in ("auto", "cpu") else device  # or "cuda:1", "mps", ...
+        if quantize and device != "cpu":
+            raise PipelineInputError(f"quantize='int8' runs on the CPU; got device {device!r} (pass device='cpu')")
+        dtype = "fp32" if quantize else resolve_precision(precision, device, setting="precision").dtype
         model_dir = resolve_model_uri(path_or_uri)
         loaded = load(model_dir)
         if max_length is not None:
@@ -103,13 +122,10 @@ class SentimentAnalyzer:
             if quantize:
                 raise PipelineInputError("quantize='int8' applies to networks, not to tfidf_logreg")
             return cls(model_dir, loaded, "cpu")
-        device = resolve_device(device) if device in ("auto", "cpu") else device  # or "cuda:1", "mps", ...
-        if quantize and device != "cpu":
-            raise PipelineInputError(f"quantize='int8' runs on the CPU; got device {device!r} (pass device='cpu')")
         loaded.model.to(device)
         if quantize == "int8":
             loaded.model = quantize_int8(loaded.model)
-        return cls(model_dir, loaded, device)
+        return cls(model_dir, loaded, device, dtype)
 
     def token_count(self, text: str) -> int:
         """How many tokens the model's tokenizer makes of `text` (before truncation)."""
@@ -130,9 +146,9 @@ class SentimentAnalyzer:
     def predict_batch(
         self, texts: Sequence[str], batch_size: int | None = None, progress: bool = False
     ) -> list[Prediction]:
-        """One Prediction per text, in input order. `batch_size` defaults to 8 on a
-        CPU (bigger batches were slower there: docs/using-the-model.md) and 64 on
-        an accelerator."""
+        """One Prediction per text, in input order. `batch_size` defaults to 16 on a
+        CPU (the fastest there, in bf16 and fp32: bench/speed.py) and 64 on an
+        accelerator."""
         if batch_size is None:
             batch_size = self.default_batch_size
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
@@ -144,7 +160,7 @@ class SentimentAnalyzer:
 
     @property
     def default_batch_size(self) -> int:
-        return 8 if str(self.device) == "cpu" else 64
+        return 16 if str(self.device) == "cpu" else 64
 
     def predict_proba(self, texts: list[str], batch_size: int | None = None, progress: bool = False) -> np.ndarray:
         """P(positive) per (validated) text, in input order: cleaned and encoded as
@@ -162,7 +178,12 @@ class SentimentAnalyzer:
         with tqdm(total=len(cleaned), desc="predict", unit="review", disable=not progress) as bar:
             chunks = [
                 predict_ids(
-                    self.loaded, self.encoder(cleaned[first : first + CHUNK_TEXTS]), batch_size, self.device, bar
+                    self.loaded,
+                    self.encoder(cleaned[first : first + CHUNK_TEXTS]),
+                    batch_size,
+                    self.device,
+                    bar,
+                    dtype=self.precision,
                 )
                 for first in range(0, len(cleaned), CHUNK_TEXTS)
             ]

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from sentiment_pipeline.models.artifact import LoadedModel, load
 from sentiment_pipeline.models.build import accepted_inputs
 from sentiment_pipeline.paths import TEXT
+from sentiment_pipeline.precision import Precision, autocast
 
 
 def predict_ids(
@@ -30,10 +31,12 @@ def predict_ids(
     batch_size: int,
     device: str = "cpu",
     progress: bool | tqdm = False,
+    dtype: str = "fp32",
 ) -> np.ndarray:
     """The log-odds margin (logit pos - logit neg) of each sequence of token ids
     (special tokens included), in input order. `progress`: a bar of its own, or a
-    caller's tqdm to advance (one bar across several calls)."""
+    caller's tqdm to advance (one bar across several calls). `dtype`: fp32, or
+    bf16/fp16 autocast (a resolved precision: training.precision.resolve_precision)."""
     model, tokenizer = loaded.model, loaded.tokenizer
     inputs = accepted_inputs(model, list(tokenizer.model_input_names))
     order = np.argsort([-len(ids) for ids in encoded], kind="stable")
@@ -41,7 +44,7 @@ def predict_ids(
     own_bar = not isinstance(progress, tqdm)
     bar = tqdm(total=len(encoded), desc="predict", unit="review", disable=not progress) if own_bar else progress
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(Precision(str(device), dtype)):
             for start in range(0, len(order), batch_size):
                 rows = order[start : start + batch_size]
                 features = [{"input_ids": list(encoded[i]), "attention_mask": [1] * len(encoded[i])} for i in rows]
@@ -63,17 +66,21 @@ def predict_texts(loaded: LoadedModel, texts: Sequence[str]) -> np.ndarray:
     return tfidf.margins(loaded.model, list(texts))
 
 
-def predict_dataset(loaded: LoadedModel, ds: Dataset, batch_size: int, device: str = "cpu") -> tuple[np.ndarray, float]:
+def predict_dataset(
+    loaded: LoadedModel, ds: Dataset, batch_size: int, device: str = "cpu", dtype: str = "fp32"
+) -> tuple[np.ndarray, float]:
     """The log-odds margin of each row of a tokenized split, in row order, and the throughput in rows/s."""
     start = time.perf_counter()
     if loaded.is_network:
         loaded.model.to(device)
-        margins = predict_ids(loaded, list(ds["input_ids"]), batch_size, device, progress=True)
+        margins = predict_ids(loaded, list(ds["input_ids"]), batch_size, device, progress=True, dtype=dtype)
     else:
         margins = predict_texts(loaded, ds[TEXT])
     return margins, len(ds) / max(time.perf_counter() - start, 1e-9)
 
 
-def predict_folder(model_dir: Path, ds: Dataset, batch_size: int = 64, device: str = "cpu") -> tuple[np.ndarray, float]:
+def predict_folder(
+    model_dir: Path, ds: Dataset, batch_size: int = 64, device: str = "cpu", dtype: str = "fp32"
+) -> tuple[np.ndarray, float]:
     """`predict_dataset` with the model folder loaded first (margins, rows/s)."""
-    return predict_dataset(load(model_dir), ds, batch_size, device)
+    return predict_dataset(load(model_dir), ds, batch_size, device, dtype)

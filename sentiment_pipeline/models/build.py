@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import inspect
 
-from transformers import AutoModelForSequenceClassification, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import AutoConfig, AutoModelForSequenceClassification, PreTrainedModel, PreTrainedTokenizerBase
 
-from sentiment_pipeline.config import ModelParams
+from sentiment_pipeline.config import ModelParams, ParamsError
 from sentiment_pipeline.data.sources import loading, resolve_model
 from sentiment_pipeline.models.bilstm import BiLSTMConfig, BiLSTMForSequenceClassification
 from sentiment_pipeline.paths import LABEL_NAMES
@@ -19,21 +19,75 @@ LABELS = {
 }
 
 
-def build_classifier(name: str) -> PreTrainedModel:
-    """A 2-class `AutoModelForSequenceClassification` with neg/pos label names.
+# the config attributes that hold each dropout, by architecture family: BERT, RoBERTa,
+# ELECTRA, DeBERTa (hidden_dropout_prob / attention_probs_dropout_prob), DistilBERT
+# (dropout / attention_dropout), GPT-2 style (resid_pdrop / attn_pdrop)
+DROPOUT_ATTRIBUTES = {
+    "hidden_dropout": ("hidden_dropout_prob", "dropout", "resid_pdrop"),
+    "attention_dropout": ("attention_probs_dropout_prob", "attention_dropout", "attn_pdrop"),
+}
+
+
+def dropout_overrides(config, hidden_dropout: float | None, attention_dropout: float | None) -> dict[str, float]:
+    """The config attributes to set for `model.hidden_dropout` / `model.attention_dropout`
+    (None = keep the checkpoint's own); a ParamsError when the architecture has no such dropout."""
+    overrides = {}
+    for setting, value in (("hidden_dropout", hidden_dropout), ("attention_dropout", attention_dropout)):
+        if value is None:
+            continue
+        names = [n for n in DROPOUT_ATTRIBUTES[setting] if isinstance(getattr(config, n, None), (int, float))]
+        if not names:
+            raise ParamsError(
+                f"model.{setting}={value}: a {config.model_type} model has none of the dropout settings "
+                f"{', '.join(DROPOUT_ATTRIBUTES[setting])}: set it to null (keep the model's own)"
+            )
+        overrides[names[0]] = float(value)
+    return overrides
+
+
+def check_dropouts(model: ModelParams) -> None:
+    """A ParamsError now (the validate stage) for a dropout the architecture lacks."""
+    if model.hidden_dropout is None and model.attention_dropout is None:
+        return
+    path = resolve_model(model.name, "model.name")
+    with loading(model.name, "model.name"):
+        config = AutoConfig.from_pretrained(path, trust_remote_code=False)
+    dropout_overrides(config, model.hidden_dropout, model.attention_dropout)
+
+
+def build_classifier(
+    name: str,
+    hidden_dropout: float | None = None,
+    attention_dropout: float | None = None,
+    attn_implementation: str = "sdpa",
+) -> PreTrainedModel:
+    """A 2-class `AutoModelForSequenceClassification` with neg/pos label names and
+    the dropouts asked for (None = the checkpoint's own).
 
     A checkpoint without a classification head (e.g. a sentence-transformers
     encoder) gets a freshly initialised one; transformers says so in its log.
+    Attention dropout 0 lets SDPA take its fused kernel (with dropout it falls
+    back to explicit matmuls and softmax): a third of a CPU training step.
+    `attn_implementation`: transformers' attention kernel (eager or sdpa).
     """
     path = resolve_model(name, "model.name")
     with loading(name, "model.name"):
-        return AutoModelForSequenceClassification.from_pretrained(path, trust_remote_code=False, **LABELS)
+        config = AutoConfig.from_pretrained(path, trust_remote_code=False)
+        for key, value in dropout_overrides(config, hidden_dropout, attention_dropout).items():
+            setattr(config, key, value)
+        for key, value in LABELS.items():
+            setattr(config, key, value)
+        return AutoModelForSequenceClassification.from_pretrained(
+            path, config=config, trust_remote_code=False, attn_implementation=attn_implementation
+        )
 
 
-def build_model(model: ModelParams, tokenizer: PreTrainedTokenizerBase) -> PreTrainedModel:
+def build_model(
+    model: ModelParams, tokenizer: PreTrainedTokenizerBase, attn_implementation: str = "sdpa"
+) -> PreTrainedModel:
     """The network to train for `model.type` (tfidf_logreg is no network: models/tfidf.py)."""
     if model.type == "transformer":
-        return build_classifier(model.name)
+        return build_classifier(model.name, model.hidden_dropout, model.attention_dropout, attn_implementation)
     if model.type == "bilstm":
         cfg = model.bilstm
         config = BiLSTMConfig(

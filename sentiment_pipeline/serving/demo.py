@@ -152,12 +152,12 @@ def _reading_note(analyzer: SentimentAnalyzer, text: str) -> str:
     )
 
 
-def serve(model: str, metrics: Path | None, host: str, port: int, device: str) -> None:
+def serve(model: str, metrics: Path | None, host: str, port: int, device: str, precision: str = "auto") -> None:
     """Load the model, then serve the app until interrupted."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     if metrics is not None and not Path(metrics).is_file():
         raise PipelineInputError(f"--metrics {metrics} is not a file")
-    analyzer = SentimentAnalyzer.from_pretrained(model, device=device)
+    analyzer = SentimentAnalyzer.from_pretrained(model, device=device, precision=precision)
     card = describe_model(model, analyzer, metrics)
     print(f"{card.markdown().replace('**', '')}", flush=True)
     build_app(analyzer, card).launch(server_name=host, server_port=port, share=False, inbrowser=False, show_error=True)

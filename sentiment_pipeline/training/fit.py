@@ -15,12 +15,13 @@ from pathlib import Path
 
 import numpy as np
 from datasets import DatasetDict
-from transformers import PreTrainedTokenizerBase, TrainerCallback, set_seed
+from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback, set_seed
 
 from sentiment_pipeline.config import Params
 from sentiment_pipeline.data.batching import LENGTH_KEY, TOKEN_LENGTH_KEY
 from sentiment_pipeline.data.encoding import load_tokenizer, strip_load_time_keys
 from sentiment_pipeline.data.sources import base_model_info
+from sentiment_pipeline.device import resolve_device
 from sentiment_pipeline.errors import DataError, PipelineInputError
 from sentiment_pipeline.evaluation.calibration import fit_temperature
 from sentiment_pipeline.inference.predictor import predict_ids
@@ -28,6 +29,7 @@ from sentiment_pipeline.models import tfidf
 from sentiment_pipeline.models.artifact import LoadedModel, ModelArtifact
 from sentiment_pipeline.models.build import accepted_inputs, build_model, count_parameters
 from sentiment_pipeline.paths import LABEL, TEXT, TIMING_KEY
+from sentiment_pipeline.precision import resolve_attention, resolve_precision
 from sentiment_pipeline.training import tfidf_fit
 from sentiment_pipeline.training.callbacks import CheckpointCallback, HistoryCallback
 from sentiment_pipeline.training.checkpoints import CheckpointDir, load_history
@@ -87,8 +89,7 @@ def train(
             )
         tokenizer = load_tokenizer(params.model.name)
 
-    set_seed(params.train.seed)  # the new classification head is initialised from this seed
-    model = build_model(params.model, tokenizer)
+    model = build_network(params, tokenizer)
     columns = accepted_inputs(model, [c for c in TRAIN_COLUMNS if c in tokenized["train"].column_names])
     train_ds = tokenized["train"].select_columns(columns)
     val_ds = tokenized["validation"].select_columns(columns)
@@ -110,6 +111,7 @@ def train(
             list(val_ds["input_ids"]),
             params.train.eval_batch_size,
             str(trainer.args.device),
+            dtype=trained_precision(trainer),
         )
         temperature = fit_temperature(val_margins, np.asarray(val_ds[LABEL]))
         trainer.save_model(str(output_dir))
@@ -127,14 +129,30 @@ def train(
         output_dir,
         provenance,
         temperature=round(temperature, 6),
+        dtype=trained_precision(trainer),  # fp32 | bf16 | fp16 (the metric "precision" is the classifier's)
     )
     return TrainResult(
         metrics=metrics,
         epochs=history.epochs,
         steps=history.steps,
         device=str(trainer.args.device),
-        precision="bf16" if trainer.args.bf16 else "fp16" if trainer.args.fp16 else "fp32",
+        precision=trained_precision(trainer),
     )
+
+
+def trained_precision(trainer) -> str:
+    """fp32, bf16 or fp16: what the Trainer's autocast ran in."""
+    return "bf16" if trainer.args.bf16 else "fp16" if trainer.args.fp16 else "fp32"
+
+
+def build_network(params: Params, tokenizer: PreTrainedTokenizerBase) -> PreTrainedModel:
+    """The network to train, as `params` ask: seeded head, attention kernel, frozen embeddings."""
+    set_seed(params.train.seed)  # the new classification head is initialised from this seed
+    precision = resolve_precision(params.train.precision, resolve_device(params.train.device))
+    model = build_model(params.model, tokenizer, resolve_attention(params.train.attn_implementation, precision))
+    if params.train.freeze_embeddings and params.model.type == "transformer":
+        model.get_input_embeddings().weight.requires_grad_(False)  # the Trainer's AdamW skips it
+    return model
 
 
 def summarize(
@@ -144,7 +162,7 @@ def summarize(
     n_parameters: int,
     model_dir: Path,
     base_model: dict | None,
-    **extra: float,
+    **extra: float | str,
 ) -> dict:
     """metrics/train.json for every model type: the best epoch by validation F1
     (the one saved), sizes, the base weights, and the timings under TIMING_KEY."""

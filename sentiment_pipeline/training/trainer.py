@@ -31,8 +31,8 @@ from sentiment_pipeline.config import Params
 from sentiment_pipeline.data.batching import LENGTH_KEY, PaddingCollatorWithLengths, sort_by_length, token_lengths
 from sentiment_pipeline.device import resolve_device
 from sentiment_pipeline.evaluation.metrics import classification_metrics, softmax
+from sentiment_pipeline.precision import Precision, resolve_precision
 from sentiment_pipeline.training.loss import SentimentWeightedLoss, build_loss
-from sentiment_pipeline.training.precision import Precision, resolve_precision
 from sentiment_pipeline.training.sampling import EpochSeededLengthGroupedSampler
 
 BEST_METRIC = "f1"
@@ -88,7 +88,7 @@ def training_arguments(params: Params, checkpoint_dir: Path, precision: Precisio
         weight_decay=t.weight_decay,
         warmup_steps=t.warmup_ratio,  # a float in [0, 1) is a share of all steps in transformers 5
         lr_scheduler_type="linear",
-        optim="adamw_torch",
+        optim=t.optimizer,
         bf16=precision.bf16,
         fp16=precision.fp16,
         seed=t.seed,
