@@ -23,6 +23,7 @@ count: padding is not counted), a third of that per predicted token.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import tempfile
@@ -39,8 +40,9 @@ from sentiment_pipeline.config import Params, with_overrides
 from sentiment_pipeline.data.encoding import load_tokenizer, tokenize_dataset
 from sentiment_pipeline.data.loading import load_labelled
 from sentiment_pipeline.data.text import clean_text
+from sentiment_pipeline.hashing import sha256_file
 from sentiment_pipeline.inference.predictor import predict_ids
-from sentiment_pipeline.models.artifact import ModelArtifact
+from sentiment_pipeline.models.artifact import TOKENIZER_FILE, ModelArtifact
 from sentiment_pipeline.models.build import build_classifier
 from sentiment_pipeline.precision import cpu_has_fast_bf16
 from sentiment_pipeline.training.fit import build_network
@@ -227,7 +229,8 @@ def run(args) -> pd.DataFrame:
         set_seed(args.seed)
         build_classifier(args.model).save_pretrained(model_dir)
         load_tokenizer(args.model).save_pretrained(model_dir)
-        ModelArtifact.from_params(params, None).write(model_dir)
+        tokenizer_sha256 = sha256_file(model_dir / TOKENIZER_FILE)
+        dataclasses.replace(ModelArtifact.from_params(params, None), tokenizer_sha256=tokenizer_sha256).write(model_dir)
         ids = [list(i) for i in test["input_ids"]]
         for config in PREDICT_CONFIGS:
             rows.append(time_prediction(model_dir, ids, config, device))

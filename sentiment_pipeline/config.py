@@ -2,11 +2,16 @@
 
 `params.yaml` is read into these pydantic models. Unknown keys (typos), wrong
 types and out-of-range values fail at load time with a message that names the
-key, before any stage does expensive work.
+key, before any stage does expensive work. Types are strict: a value is the
+type the schema says or it is refused ("3" is not an integer, 1 is not a
+boolean), never silently converted; YAML 1.2 floats such as 1e-5 (what
+`dvc exp run -S train.lr=1e-5` writes) read as numbers.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -23,16 +28,17 @@ class ParamsError(PipelineInputError):
 class _Section(BaseModel):
     # NaN and infinity pass a range check (nan >= 0 is False, but inf > 0 is True) and break
     # training far downstream: refused here, with the key named
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
 
 
 class DataParams(_Section):
-    source: str = "datasets/imdb"  # the shipped copy; or a Hub dataset id, or another local folder
+    # the shipped copy; or a Hub dataset id, or another local folder ("" would be the repository itself)
+    source: str = Field(default="datasets/imdb", min_length=1, pattern=r"\S")
     revision: str | None = None  # Hub git revision (tag, branch, commit) to pin
     train_size: int | None = Field(default=4000, gt=0)  # None = all
     test_size: int | None = Field(default=2000, gt=0)
     val_fraction: float = Field(default=0.1, gt=0, lt=1)
-    seed: int = 42
+    seed: int = Field(default=42, ge=0, lt=2**32)  # numpy and torch take seeds in [0, 2**32)
 
 
 class BiLSTMParams(_Section):
@@ -95,7 +101,7 @@ class TrainParams(_Section):
     lr: float = Field(default=5e-5, gt=0, lt=1)
     weight_decay: float = Field(default=0.01, ge=0)
     warmup_ratio: float = Field(default=0.1, ge=0, lt=1)
-    seed: int = 42
+    seed: int = Field(default=42, ge=0, lt=2**32)  # numpy and torch take seeds in [0, 2**32)
     group_by_length: bool = True  # batches of similar token length (less padding)
     # auto: bf16 on a GPU or a CPU with bf16 units (AMX, AVX512-BF16), else fp32 (precision.py)
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
@@ -173,7 +179,7 @@ class SearchParams(_Section):
     study_name: str = Field(default="imdb-search", min_length=1)
     n_trials: int = Field(default=20, gt=0)  # in total: a resumed search runs only the missing ones
     epochs: float | None = Field(default=None, gt=0)  # per trial; None = train.epochs
-    seed: int = 42  # Optuna's TPE sampler
+    seed: int = Field(default=42, ge=0, lt=2**32)  # Optuna's TPE sampler
     pruner: PrunerParams = PrunerParams()
     # dotted param name -> {low, high[, log]} or {choices: [...]}
     space: dict[str, SearchSpec] = Field(
@@ -207,6 +213,14 @@ class Params(_Section):
 
     @model_validator(mode="after")
     def _check_cross_field(self) -> Params:
+        if self.data.train_size is not None:
+            n_val = math.ceil(self.data.val_fraction * self.data.train_size)
+            if n_val < 2 or self.data.train_size - n_val < 2:
+                raise ValueError(
+                    f"data.train_size={self.data.train_size} with data.val_fraction={self.data.val_fraction} leaves "
+                    f"{n_val} reviews for validation and {self.data.train_size - n_val} for training; each needs "
+                    "both classes (2 or more): raise data.train_size or change data.val_fraction"
+                )
         if self.tokenize.truncation == "head_tail" and self.tokenize.max_length < 16:
             raise ValueError("tokenize.max_length must be >= 16 for head_tail truncation")
         for key, spec in self.search.space.items():
@@ -275,13 +289,32 @@ def parse_params(raw: dict[str, Any] | None, origin: str = "params") -> Params:
         raise ParamsError(f"{origin} is invalid:\n{_format_errors(err)}") from err
 
 
+class _Yaml12Floats(yaml.SafeLoader):
+    """PyYAML reads YAML 1.1, where 1e-5 is a string; YAML 1.2 (and DVC) call it a float."""
+
+
+_Yaml12Floats.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+"
+        r"|\.[0-9_]+(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+0123456789."),
+)
+
+
+def read_yaml(text: str) -> Any:
+    """YAML as params files are written (YAML 1.2 floats)."""
+    return yaml.load(text, Loader=_Yaml12Floats)
+
+
 def load_params(path: str | Path = "params.yaml") -> Params:
     """Read and validate params.yaml."""
     path = Path(path)
     if not path.is_file():
         raise ParamsError(f"{path}: params file not found")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = read_yaml(path.read_text())
     except yaml.YAMLError as err:
         raise ParamsError(f"{path}: not valid YAML: {err}") from err
     return parse_params(raw, origin=str(path))

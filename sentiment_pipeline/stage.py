@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
 from sentiment_pipeline.errors import PipelineInputError
 
@@ -28,3 +30,23 @@ def run(main: Callable[[], None]) -> None:
             raise
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+
+
+def write_text(path: Path, text: str) -> None:
+    """Replace `path` whole or not at all: written beside it, then renamed. A stage
+    killed mid-write leaves the previous file (its outputs kept in git are persist)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_csv(frame, path: Path) -> None:
+    """A DataFrame as CSV (no index), replaced whole (write_text)."""
+    write_text(path, frame.to_csv(index=False))

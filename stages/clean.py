@@ -7,7 +7,7 @@ import pandas as pd
 from sentiment_pipeline import paths
 from sentiment_pipeline.config import load_params
 from sentiment_pipeline.data.cleaning import clean_splits
-from sentiment_pipeline.stage import run
+from sentiment_pipeline.stage import run, write_text
 
 
 def main() -> None:
@@ -18,7 +18,7 @@ def main() -> None:
     for split, df in tables.items():
         df.to_parquet(paths.CLEAN_DIR / f"{split}.parquet", index=False)
     paths.CLEAN_REPORT.parent.mkdir(parents=True, exist_ok=True)
-    paths.CLEAN_REPORT.write_text(json.dumps(report, indent=2) + "\n")
+    write_text(paths.CLEAN_REPORT, json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
 
 

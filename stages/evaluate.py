@@ -26,7 +26,7 @@ from sentiment_pipeline.inference.predictor import predict_folder
 from sentiment_pipeline.models.artifact import ModelArtifact
 from sentiment_pipeline.precision import resolve_precision
 from sentiment_pipeline.serving.mlflow_model import log_and_register
-from sentiment_pipeline.stage import run
+from sentiment_pipeline.stage import run, write_csv, write_text
 
 
 def main() -> None:
@@ -63,20 +63,17 @@ def main() -> None:
     predictions = predictions_table(
         labels, prob_pos, info[paths.N_WORDS], info[paths.N_TOKENS], info[paths.TRUNCATED], prob_scaled, rows
     )
-    predictions.to_csv(paths.PREDICTIONS, index=False)
-    roc_table(labels, prob_pos).to_csv(paths.ROC_CURVE, index=False)
-    pr_table(labels, prob_pos).to_csv(paths.PR_CURVE, index=False)
-    reliability_table(labels, prob_pos, params.calibration_bins).round(6).to_csv(paths.CALIBRATION, index=False)
-    reliability_table(labels, prob_scaled, params.calibration_bins).round(6).to_csv(
-        paths.CALIBRATION_SCALED, index=False
-    )
-    length_bucket_table(labels, prob_pos, info[paths.N_TOKENS], params.calibration_bins).round(6).to_csv(
-        paths.LENGTH_BUCKETS, index=False
-    )
+    write_csv(predictions, paths.PREDICTIONS)
+    write_csv(roc_table(labels, prob_pos), paths.ROC_CURVE)
+    write_csv(pr_table(labels, prob_pos), paths.PR_CURVE)
+    write_csv(reliability_table(labels, prob_pos, params.calibration_bins).round(6), paths.CALIBRATION)
+    write_csv(reliability_table(labels, prob_scaled, params.calibration_bins).round(6), paths.CALIBRATION_SCALED)
+    buckets = length_bucket_table(labels, prob_pos, info[paths.N_TOKENS], params.calibration_bins)
+    write_csv(buckets.round(6), paths.LENGTH_BUCKETS)
     errors = error_analysis(predictions, texts, params.error_examples, params.error_text_chars)
-    paths.ERRORS_JSON.write_text(json.dumps(errors, indent=2, ensure_ascii=False) + "\n")
-    paths.ERRORS_MD.write_text(to_markdown(errors))
-    paths.EVAL_METRICS.write_text(json.dumps(metrics, indent=2) + "\n")
+    write_text(paths.ERRORS_JSON, json.dumps(errors, indent=2, ensure_ascii=False) + "\n")
+    write_text(paths.ERRORS_MD, to_markdown(errors))
+    write_text(paths.EVAL_METRICS, json.dumps(metrics, indent=2) + "\n")
 
     with tracking.resume_run(paths.MODEL_DIR, mlflow_params.experiment) as mlflow_run:
         if mlflow_run:

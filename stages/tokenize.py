@@ -19,11 +19,13 @@ from sentiment_pipeline.data.encoding import (
     save_tokenizer,
     tokenize_dataset,
 )
+from sentiment_pipeline.disk_space import check_free_space
 from sentiment_pipeline.stage import run
 
 
 def main() -> None:
     params = load_params()
+    check_free_space()
     clean = {s: read_parquet(paths.CLEAN_DIR / f"{s}.parquet") for s in paths.SPLITS}
     cfg = params.tokenize
     if params.model.type == "tfidf_logreg":

@@ -19,8 +19,9 @@ from sentiment_pipeline import paths, tracking
 from sentiment_pipeline.config import load_params
 from sentiment_pipeline.data.encoding import load_saved_tokenizer
 from sentiment_pipeline.device import resolve_device
+from sentiment_pipeline.disk_space import check_free_space
 from sentiment_pipeline.precision import resolve_precision
-from sentiment_pipeline.stage import run
+from sentiment_pipeline.stage import run, write_csv, write_text
 from sentiment_pipeline.training import distributed
 from sentiment_pipeline.training.callbacks import MlflowHistoryCallback
 from sentiment_pipeline.training.checkpoints import CheckpointDir, fingerprint
@@ -29,6 +30,7 @@ from sentiment_pipeline.training.fit import train
 
 def main() -> None:
     params = load_params()
+    check_free_space()
     resolve_precision(params.train.precision, resolve_device(params.train.device))  # bad combination: fail now
     if not paths.TOKENIZED_DIR.is_dir():
         raise FileNotFoundError(f"{paths.TOKENIZED_DIR} not found: run the tokenize stage first")
@@ -61,12 +63,9 @@ def main() -> None:
         mlflow.set_tags({"device": result.device, "precision": result.precision, "processes": distributed.world_size()})
         tracking.tag_training_outputs(paths.MODEL_DIR, paths.TOKENIZED_DIR, result.metrics)
     paths.REPORTS_DIR.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(result.epochs).to_csv(paths.TRAIN_HISTORY, index=False)
-    pd.DataFrame(result.steps, columns=["step", "epoch", "loss", "learning_rate"]).to_csv(
-        paths.TRAIN_STEPS, index=False
-    )
-    paths.TRAIN_METRICS.parent.mkdir(parents=True, exist_ok=True)
-    paths.TRAIN_METRICS.write_text(json.dumps(result.metrics, indent=2) + "\n")
+    write_csv(pd.DataFrame(result.epochs), paths.TRAIN_HISTORY)
+    write_csv(pd.DataFrame(result.steps, columns=["step", "epoch", "loss", "learning_rate"]), paths.TRAIN_STEPS)
+    write_text(paths.TRAIN_METRICS, json.dumps(result.metrics, indent=2) + "\n")
     print(json.dumps(result.metrics, indent=2))
 
 

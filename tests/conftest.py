@@ -32,6 +32,7 @@ os.environ.update(
     TOKENIZERS_PARALLELISM="false",
     MLFLOW_ENABLE_ASYNC_LOGGING="false",
     GRADIO_ANALYTICS_ENABLED="False",
+    SENTIMENT_PIPELINE_MIN_FREE_GB="0.2",  # the tiny runs write megabytes; test_disk_space checks the default
 )
 os.environ.pop("MLFLOW_TRACKING_URI", None)
 os.environ.pop("DVC_ROOT", None)

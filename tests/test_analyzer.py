@@ -117,7 +117,7 @@ def test_batch_order_is_kept_whatever_the_lengths(trained):
     [
         (["fine", ""], "text 1 is empty"),
         (["fine", "   \n\t"], "text 1 is empty or whitespace only"),
-        (["fine", "<br /><br />"], r"text 1 is empty after cleaning \(only HTML tags\)"),
+        (["fine", "<br /><br />"], r"text 1 is empty after cleaning \(only HTML tags or invisible characters\)"),
         (["fine", 42], "text 1 is a int, not a string"),
         (["fine", None], "text 1 is a NoneType"),
         ("just one string", "expected a list of texts, got str"),
@@ -232,6 +232,10 @@ def test_cli_keeps_an_existing_output_unless_forced(trained, tmp_path, monkeypat
         (["--file", "folder"], "cannot read folder: [Errno 21] Is a directory"),
         (["--file", "latin1.txt"], "cannot read latin1.txt: 'utf-8' codec can't decode"),
         (["--csv", "data.parquet"], "cannot read data.parquet"),
+        (["--output", "folder", "text"], "--output folder is a folder: name a file"),
+        (["--device", "cuda:7", "text"], "device 'cuda:7' is not available here"),
+        (["--file", "huge.txt"], "line 2 has 2,000,001 characters, more than the limit of 2,000,000 per review"),
+        (["\u200b\u2060 \u00ad"], "no non-empty review"),  # zero-width and soft-hyphen only: empty to a reader
     ],
 )
 def test_cli_bad_input_exits_2_with_one_line(trained, tmp_path, monkeypatch, capsys, args, message):
@@ -242,11 +246,54 @@ def test_cli_bad_input_exits_2_with_one_line(trained, tmp_path, monkeypatch, cap
     (tmp_path / "folder").mkdir()
     (tmp_path / "latin1.txt").write_bytes("une critique très élogieuse\n".encode("latin-1"))
     pd.DataFrame({"text": ["great film"]}).to_parquet(tmp_path / "data.parquet")
+    (tmp_path / "huge.txt").write_text("fine film\n" + "x" * 2_000_001 + "\n")
     monkeypatch.chdir(tmp_path)
     model = [] if "--model" in args else ["--model", str(trained / paths.MODEL_DIR)]
     assert main(["predict", *model, *args]) == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and message in errors[0]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no half-written output
+
+
+def test_cli_reads_reviews_from_standard_input(trained, tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sentiment_pipeline",
+            "predict",
+            "--model",
+            str(trained / paths.MODEL_DIR),
+            "--file",
+            "-",
+        ],
+        input="great superb film\n\nawful dull mess\n",
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["line"] for r in rows] == [1, 3]
+    analyzer = SentimentAnalyzer.from_pretrained(trained / paths.MODEL_DIR, device="cpu")
+    expected = analyzer.predict_batch(["great superb film", "awful dull mess"])
+    assert [r["scores"]["pos"] for r in rows] == pytest.approx([p.scores["pos"] for p in expected], abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    "texts, message",
+    [
+        ({"great film": 1}, "expected a list of texts, got dict"),
+        ({"great film"}, "expected a list of texts, got set"),
+        (["x" * 2_000_001], "text 0 has 2,000,001 characters, more than the limit"),
+        (["fine", "\u200b\ufeff"], "text 1 is empty after cleaning"),
+    ],
+)
+def test_the_api_refuses_mappings_huge_and_invisible_texts(trained, texts, message):
+    analyzer = SentimentAnalyzer.from_pretrained(trained / paths.MODEL_DIR, device="cpu")
+    with pytest.raises(PipelineInputError, match=message):
+        analyzer.predict_batch(texts)
 
 
 def test_the_cli_refuses_an_empty_review_before_loading_the_model(tmp_path):

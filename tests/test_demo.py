@@ -86,7 +86,7 @@ def test_bad_input_in_the_page_gets_a_message_and_the_app_stays_up(demo_url, chr
     empty = demo_in_browser.classify_in_browser(demo_url, "   \n ", chromium=chromium)
     assert "Enter a review first" in empty["error"]
     tags_only = demo_in_browser.classify_in_browser(demo_url, "<br /><br />", chromium=chromium)
-    assert "The review holds only HTML tags: after cleaning there is nothing to classify" in tags_only["error"]
+    assert "The review holds only HTML tags or invisible characters: there is nothing to classify" in tags_only["error"]
     review = "a dull film " * 20_000
     long = demo_in_browser.classify_in_browser(demo_url, review, chromium=chromium)
     expected = SentimentAnalyzer.from_pretrained(trained_workspace / paths.MODEL_DIR, device="cpu").predict(review)

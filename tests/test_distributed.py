@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
@@ -47,3 +48,18 @@ def test_two_gloo_processes_write_one_model_and_one_run(tokenized_workspace, tmp
     assert run.info.status == "FINISHED" and run.data.tags["processes"] == "2"
     # rank 0 alone logged: one value per epoch, not two
     assert [m.step for m in client.get_metric_history(run.info.run_id, "val_f1")] == [1, 2, 3]
+    # validation gathered from both ranks: the best epoch's scores are those of the saved model on the
+    # whole validation split (each rank alone scores half of it: 12 of 24 reviews)
+    import numpy as np
+    from datasets import load_from_disk
+
+    from sentiment_pipeline.evaluation.calibration import probabilities
+    from sentiment_pipeline.evaluation.metrics import classification_metrics
+    from sentiment_pipeline.inference.predictor import predict_folder
+
+    validation = load_from_disk(str(root / "data/tokenized"))["validation"]
+    margins, _ = predict_folder(root / "models/best", validation)
+    scores = classification_metrics(np.asarray(validation["label"]), probabilities(margins))
+    assert metrics["n_validation"] == len(validation) == 24
+    assert metrics["val_log_loss"] == pytest.approx(scores["log_loss"], abs=1e-4)
+    assert metrics["val_accuracy"] == pytest.approx(scores["accuracy"])

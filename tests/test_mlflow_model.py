@@ -71,13 +71,18 @@ def test_evaluate_registers_a_version_with_signature_and_scores(registered):
     tagged = {k: v for k, v in version.tags.items() if k.startswith("test_")}
     assert tagged == {f"test_{k}": f"{scores[k]:.4f}" for k in ("accuracy", "f1", "ece")}
     mlflow.set_tracking_uri(uri)
-    info = mlflow.models.get_model_info(f"models:/{NAME}/1")
-    assert [c["name"] for c in info.signature.inputs.to_dict()] == ["text"]
-    assert [c["name"] for c in info.signature.outputs.to_dict()] == ["label", "confidence", "score_neg", "score_pos"]
-    model = mlflow.pyfunc.load_model(f"models:/{NAME}/1")
-    out = model.predict(pd.DataFrame({"text": TEXTS}))
-    assert list(out.columns) == ["label", "confidence", "score_neg", "score_pos"]
-    assert_same_predictions(out.to_dict("records"), analyzer_rows(registered, TEXTS))
+    try:
+        info = mlflow.models.get_model_info(f"models:/{NAME}/1")
+        assert [c["name"] for c in info.signature.inputs.to_dict()] == ["text"]
+        outputs = ["label", "confidence", "score_neg", "score_pos"]
+        assert [c["name"] for c in info.signature.outputs.to_dict()] == outputs
+        assert [p.name for p in info.signature.params] == ["batch_size"]  # no request-side limits
+        model = mlflow.pyfunc.load_model(f"models:/{NAME}/1")
+        out = model.predict(pd.DataFrame({"text": TEXTS}))
+        assert list(out.columns) == outputs
+        assert_same_predictions(out.to_dict("records"), analyzer_rows(registered, TEXTS))
+    finally:
+        mlflow.set_tracking_uri(None)  # the next test in this process gets the default store back
 
 
 def _post(url, payload):
@@ -97,6 +102,7 @@ def test_mlflow_models_serve_answers_invocations(registered):
         **os.environ,
         "MLFLOW_TRACKING_URI": f"sqlite:///{registered / 'mlflow.db'}",
         "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}",
+        "SENTIMENT_PIPELINE_MAX_TEXTS": "1000",  # the request limit is set by whoever starts the server
     }
     server = subprocess.Popen(
         [
@@ -144,7 +150,15 @@ def test_mlflow_models_serve_answers_invocations(registered):
         assert status == 400 and "text 0 is a int, not a string" in body.get("message", ""), body
         # 100,000 texts: refused at once, naming the limit, not left to the request timeout
         status, body = _post(f"{base}/invocations", {"inputs": {"text": ["good film"] * 100_000}})
-        assert status == 400 and "100,000 texts, more than max_texts=1,024" in body.get("message", ""), body
+        assert status == 400 and "100,000 texts, more than this server's limit of 1,000" in body.get("message"), body
+        # ... and no request can lift it (MLflow drops params that are not in the signature)
+        request = {"inputs": {"text": ["good film"] * 1_001}, "params": {"max_texts": 100_000}}
+        status, body = _post(f"{base}/invocations", request)
+        assert status == 400 and "1,001 texts, more than this server's limit of 1,000" in body.get("message"), body
+        status, body = _post(f"{base}/invocations", {"inputs": {"text": ["good"]}, "params": {"batch_size": 10**6}})
+        assert status == 400 and "params.batch_size must be an integer in [1, 256]" in body.get("message"), body
+        status, body = _post(f"{base}/invocations", {"inputs": {"text": ["x" * 2_000_001]}})
+        assert status == 400 and "text 0 has 2,000,001 characters, more than the limit" in body.get("message"), body
         # a 1 MB review is cut to the model's token budget, as in training
         status, body = _post(f"{base}/invocations", {"inputs": {"text": ["superb film " * 90_000]}})
         assert status == 200 and len(body["predictions"]) == 1, body

@@ -18,6 +18,7 @@ from tests.dvc_project import dvc, make_project, runs, stages_run
 from tests.helpers import REPO
 
 EVERY = 4  # checkpoint_every_steps
+SLEEP = 3.0  # seconds of epoch 2 spent before its checkpoint (and the kill)
 
 
 def lock_hash(root, stage, path):
@@ -41,6 +42,7 @@ def test_sigkilled_training_resumes_exactly(project):
     }
     steps_per_epoch = int(reference["history"]["step"][0])
     assert steps_per_epoch > 2 * EVERY
+    assert reference["history"]["epoch_time_s"][1] < SLEEP  # a whole epoch 2 takes less than the pause below
     n_runs = len(runs(root))
 
     # as DVC would before rerunning train: its (non-persist) outputs go
@@ -50,7 +52,13 @@ def test_sigkilled_training_resumes_exactly(project):
     last_checkpoint = steps_per_epoch + EVERY
     kill_step = last_checkpoint + 3
     killed = subprocess.run(
-        [sys.executable, str(REPO / "tests/train_then_sigkill.py"), str(kill_step)],
+        [
+            sys.executable,
+            str(REPO / "tests/train_then_sigkill.py"),
+            str(kill_step),
+            str(steps_per_epoch + 1),
+            str(SLEEP),
+        ],
         cwd=root,
         env={**env, "PYTHONPATH": str(root)},
         capture_output=True,
@@ -65,7 +73,7 @@ def test_sigkilled_training_resumes_exactly(project):
     assert not (root / "models/best").exists()
     assert runs(root)[-1].info.status == RunStatus.to_string(RunStatus.RUNNING)  # killed: never closed
     saved = load_history(checkpoints / f"checkpoint-{last_checkpoint}")
-    assert saved["mid_epoch"] and saved["epoch_elapsed"] > 0  # epoch 2 had run EVERY steps when it was saved
+    assert saved["mid_epoch"] and saved["epoch_elapsed"] >= SLEEP  # epoch 2 had run EVERY steps, and the pause
 
     output = dvc(project, "repro")
     assert f"Resuming training from checkpoint-{last_checkpoint}" in output
@@ -84,8 +92,9 @@ def test_sigkilled_training_resumes_exactly(project):
     pd.testing.assert_frame_equal(
         history.drop(columns=timing_columns), reference["history"].drop(columns=timing_columns)
     )
-    # the interrupted epoch's time counts the part before the checkpoint too, and then the rest
-    assert history["epoch_time_s"][1] > saved["epoch_elapsed"]
+    # the interrupted epoch's time counts the part before the checkpoint (the pause in it) and then the rest:
+    # the rest alone is shorter than a whole uninterrupted epoch 2, itself shorter than the pause
+    assert history["epoch_time_s"][1] > saved["epoch_elapsed"] >= SLEEP
     assert history["step"][1] == 2 * steps_per_epoch
 
     # one MLflow run for the killed + resumed training, closed and complete

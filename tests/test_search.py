@@ -7,7 +7,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import optuna
 import pytest
@@ -23,7 +22,6 @@ from sentiment_pipeline.errors import PipelineInputError
 from sentiment_pipeline.training.search import (
     BEST_PARAMS_FILE,
     SEARCH_LOCK,
-    STUDY_FILE,
     PruningCallback,
     load_study,
     run_search,
@@ -153,28 +151,19 @@ def test_killed_search_resumes_and_finishes_the_missing_trials(search_ws):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     env.pop("MLFLOW_TRACKING_URI", None)
     cmd = [sys.executable, str(REPO / "tools" / "hparam_search.py")]
-    proc = subprocess.Popen(
-        cmd, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    killed = subprocess.run(
+        [sys.executable, str(REPO / "tests" / "search_then_sigkill.py")],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
-    journal = root / "search" / STUDY_FILE
-    deadline = time.time() + 300
-    killed_trial = None
-    try:
-        while time.time() < deadline and proc.poll() is None:
-            if journal.is_file():
-                trials = load_study(params, root / "search").trials
-                finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
-                running = [t for t in trials if t.state == TrialState.RUNNING]
-                if finished and running and running[0].user_attrs.get("mlflow_run_id"):
-                    killed_trial = running[0]
-                    os.killpg(proc.pid, signal.SIGKILL)  # mid-trial, no chance to clean up
-                    break
-            time.sleep(0.2)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    assert killed_trial is not None, "the search finished before it could be interrupted"
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]  # killed at step 2 of the second trial
+    trials = load_study(params, root / "search").trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.RUNNING]
+    killed_trial = trials[1]
+    assert killed_trial.user_attrs.get("mlflow_run_id")
     _, parents, _ = search_runs(root)
     parent_id = parents[0].info.run_id
 

@@ -29,12 +29,13 @@ def test_other_errors_keep_their_traceback():
 
 def test_sigterm_closes_the_mlflow_run_as_failed(tmp_path):
     code = (
-        "import time, mlflow\n"
+        "import os, time, mlflow\n"
         "from sentiment_pipeline.stage import run\n"
         f"mlflow.set_tracking_uri('sqlite:///{tmp_path}/mlflow.db')\n"
         "def main():\n"
         "    with mlflow.start_run() as r:\n"
-        f"        open('{tmp_path}/run_id', 'w').write(r.info.run_id)\n"
+        f"        open('{tmp_path}/run_id.part', 'w').write(r.info.run_id)\n"
+        f"        os.replace('{tmp_path}/run_id.part', '{tmp_path}/run_id')\n"
         "        time.sleep(120)\n"
         "run(main)\n"
     )
@@ -42,6 +43,7 @@ def test_sigterm_closes_the_mlflow_run_as_failed(tmp_path):
     deadline = time.time() + 120
     while not (tmp_path / "run_id").exists() and time.time() < deadline:
         time.sleep(0.2)
+    assert (tmp_path / "run_id").exists(), "the run never started"  # written whole (renamed), so never read half
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 128 + signal.SIGTERM
     run_id = (tmp_path / "run_id").read_text()

@@ -148,6 +148,31 @@ def test_evaluate(run_until):
     assert metrics["dtype"] == json.loads((workspace / paths.TRAIN_METRICS).read_text())["dtype"] == "fp32"
 
 
+def test_the_scaled_metrics_are_those_of_the_scaled_probabilities(run_until):
+    import numpy as np
+
+    workspace = run_until("evaluate")
+    metrics = json.loads((workspace / paths.EVAL_METRICS).read_text())
+    p = pd.read_csv(workspace / paths.PREDICTIONS)
+    labels, raw, scaled = p["label"].to_numpy(), p["prob_pos"].to_numpy(), p["prob_pos_scaled"].to_numpy()
+    t = metrics["temperature"]
+    # prob_scaled = sigmoid(logit(prob) / T), from the unscaled column (6 decimals written)
+    logit = np.log(np.clip(raw, 1e-6, 1 - 1e-6) / np.clip(1 - raw, 1e-6, 1))
+    np.testing.assert_allclose(scaled, 1 / (1 + np.exp(-logit / t)), atol=2e-3)
+    assert not np.allclose(scaled, raw, atol=1e-3)  # the temperature moved them
+    # ECE by hand: 15 equal-width bins of the confidence, |accuracy - confidence| weighted by bin size
+    confidence = np.maximum(scaled, 1 - scaled)
+    right = (scaled >= 0.5) == labels
+    bins = np.minimum((confidence * 15).astype(int), 14)
+    ece = sum(abs(right[bins == b].mean() - confidence[bins == b].mean()) * (bins == b).mean() for b in set(bins))
+    assert metrics["ece_scaled"] == pytest.approx(ece, abs=1e-4)
+    eps = 1e-15
+    log_loss = -np.mean(labels * np.log(np.maximum(scaled, eps)) + (1 - labels) * np.log(np.maximum(1 - scaled, eps)))
+    assert metrics["log_loss_scaled"] == pytest.approx(log_loss, abs=1e-4)
+    assert metrics["brier_scaled"] == pytest.approx(np.mean((scaled - labels) ** 2), abs=1e-5)
+    assert metrics["log_loss_scaled"] != pytest.approx(metrics["log_loss"], abs=1e-4)
+
+
 def test_each_prediction_names_its_row_in_the_source_test_split(run_until, imdb_dir):
     from sentiment_pipeline.data.text import clean_text
 

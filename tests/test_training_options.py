@@ -141,3 +141,38 @@ def test_frozen_embeddings_stay_the_checkpoints_and_the_rest_trains(setup, tmp_p
     assert not torch.equal(unfrozen[saved_key], base[key])
     layer = next(k for k in frozen if "layer.0" in k and k.endswith("weight"))
     assert not torch.equal(frozen[layer], base[layer.removeprefix("bert.")])
+
+
+class Observed(TrainerCallback):
+    def __init__(self) -> None:
+        self.deterministic: list[bool] = []
+        self.checkpoints: list[int] = []
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.deterministic.append(torch.are_deterministic_algorithms_enabled())
+
+    def on_step_end(self, args, state, control, **kwargs):
+        from pathlib import Path
+
+        self.checkpoints.append(len(list(Path(args.output_dir).glob("checkpoint-*"))))
+
+
+@pytest.mark.parametrize("first, second", [(True, False), (False, True)])
+def test_deterministic_turns_torchs_deterministic_algorithms_on_and_off(setup, tmp_path, first, second):
+    seen = Observed()
+    raw, tokenized = setup
+    for i, flag in enumerate((first, second)):
+        params = parse_params({**raw, "train": {**raw["train"], "epochs": 1, "deterministic": flag}})
+        train(
+            params, tokenized, tmp_path / f"{i}" / "best", CheckpointDir(tmp_path / f"{i}" / "ck", {}), callbacks=[seen]
+        )
+    assert seen.deterministic == [first, second]
+
+
+def test_checkpoints_are_rotated_to_the_latest_and_the_best(setup, tmp_path):
+    seen = Observed()
+    raw, tokenized = setup
+    params = parse_params({**raw, "train": {**raw["train"], "epochs": 3, "checkpoint_every_steps": 2}})
+    train(params, tokenized, tmp_path / "best", CheckpointDir(tmp_path / "ck", {}), callbacks=[seen])
+    assert max(seen.checkpoints) == 2 and len(seen.checkpoints) > 10  # many saves, never more than two kept
+    assert not list((tmp_path / "ck").glob("checkpoint-*"))  # a finished training leaves none

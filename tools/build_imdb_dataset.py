@@ -61,8 +61,10 @@ dataset_info:
           '1': pos
   splits:
   - name: train
+    num_bytes: {train_bytes}
     num_examples: 25000
   - name: test
+    num_bytes: {test_bytes}
     num_examples: 25000
 ---
 # IMDB (Large Movie Review Dataset v1.0), labelled splits
@@ -144,7 +146,10 @@ def main() -> None:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         rows.append(f"| `{path.relative_to(out)}` | {table.num_rows:,} | `{digest}` |")
         print(f"{split}: {table.num_rows:,} reviews -> {path} ({path.stat().st_size / 1e6:.1f} MB)")
-    (out / "README.md").write_text(CARD.replace("{files}", "\n".join(rows)))
+    card = CARD.replace("{files}", "\n".join(rows))
+    for split, table in tables.items():  # datasets reads split info only with num_bytes beside num_examples
+        card = card.replace(f"{{{split}_bytes}}", str(table.nbytes))
+    (out / "README.md").write_text(card)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -20,18 +21,20 @@ from pathlib import Path
 
 import yaml
 
-from sentiment_pipeline.config import load_params, with_overrides
+from sentiment_pipeline.config import load_params, read_yaml, with_overrides
 from sentiment_pipeline.errors import PipelineInputError
 
 PRESETS = Path("presets")
 
 
 def load_preset(name: str, presets: Path = PRESETS) -> dict:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", name):
+        raise PipelineInputError(f"a preset is a file name in {presets}/ without .yaml (e.g. full_scale), not {name!r}")
     path = presets / f"{name}.yaml"
     if not path.is_file():
         known = sorted(p.stem for p in presets.glob("*.yaml"))
         raise PipelineInputError(f"no preset {name!r} ({path} not found); presets: {', '.join(known) or 'none'}")
-    overrides = yaml.safe_load(path.read_text()) or {}
+    overrides = read_yaml(path.read_text()) or {}
     if not isinstance(overrides, dict):
         raise PipelineInputError(f"{path}: expected a mapping of dotted params, e.g. train.epochs: 3")
     return overrides

@@ -11,7 +11,7 @@ import math
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from sentiment_pipeline.data.text import clean_text
+from sentiment_pipeline.data.text import clean_text, readable
 from sentiment_pipeline.errors import DataError
 from sentiment_pipeline.paths import LABEL, LABEL_NAMES, ROW, TEXT
 
@@ -19,7 +19,7 @@ from sentiment_pipeline.paths import LABEL, LABEL_NAMES, ROW, TEXT
 def _clean_split(df: pd.DataFrame, split: str, report: dict) -> pd.DataFrame:
     n_in = len(df)
     df = df.assign(**{TEXT: df[TEXT].map(clean_text)})
-    empty = df[TEXT].str.len() == 0
+    empty = ~df[TEXT].map(readable)
     df = df[~empty]
     # the same text with different labels cannot be learned: drop every copy
     conflicting = df.groupby(TEXT)[LABEL].transform("nunique") > 1
@@ -35,17 +35,39 @@ def _clean_split(df: pd.DataFrame, split: str, report: dict) -> pd.DataFrame:
     return df
 
 
-def _check_classes(df: pd.DataFrame, split: str, size_param: str, need: int) -> None:
+CAUSES = {  # report key -> how a user reads it
+    "dropped_empty": "empty after cleaning (only tags or invisible characters)",
+    "dropped_conflicting_labels": "the same text with both labels",
+    "dropped_duplicates": "duplicates",
+    "dropped_test_overlap": "also in the test split",
+}
+
+
+def _check_classes(df: pd.DataFrame, split: str, size_param: str, need: int, report: dict) -> None:
     """Both classes, at least `need` reviews each: a one-class split trains a model
-    that learns nothing, or scores one that cannot be judged."""
+    that learns nothing, or scores one that cannot be judged. The message names
+    what cleaning dropped, so the cause is read in it, not in a deleted report."""
     counts = df[LABEL].value_counts()
     found = {name: int(counts.get(label, 0)) for label, name in enumerate(LABEL_NAMES)}
-    if min(found.values()) < need:
-        shown = ", ".join(f"{n} {name}" for name, n in found.items())
-        raise DataError(
-            f"after cleaning, {split} holds {shown} reviews; both classes are needed (at least {need} each): "
-            f"check that data.source has labels 0 and 1 in its {split} split, or raise {size_param}"
-        )
+    if min(found.values()) >= need:
+        return
+    shown = ", ".join(f"{n} {name}" for name, n in found.items())
+    dropped = {CAUSES[k]: v for k, v in report[split].items() if k in CAUSES and v}
+    why = "; ".join(f"{v} of {report[split]['rows_in']} {cause}" for cause, v in dropped.items())
+    main = max(dropped, key=dropped.get) if dropped else None
+    if main and 2 * dropped[main] > report[split]["rows_in"]:  # one cause took most of the split
+        hint = {
+            CAUSES["dropped_empty"]: f"check the {TEXT!r} column of data.source's {split} split",
+            CAUSES["dropped_test_overlap"]: "data.source's train split repeats its test split: use distinct splits",
+            CAUSES["dropped_duplicates"]: f"data.source's {split} split repeats the same reviews",
+            CAUSES["dropped_conflicting_labels"]: f"data.source's {split} split labels the same texts both ways",
+        }[main]
+    else:
+        hint = f"check that data.source has labels 0 and 1 in its {split} split, or raise {size_param}"
+    raise DataError(
+        f"after cleaning, {split} holds {shown} reviews ({why or 'nothing dropped'}); "
+        f"both classes are needed (at least {need} each): {hint}"
+    )
 
 
 def clean_splits(
@@ -63,8 +85,8 @@ def clean_splits(
     overlap = train[TEXT].isin(set(test[TEXT]))
     train = train[~overlap]
     report["train"]["dropped_test_overlap"] = int(overlap.sum())
-    _check_classes(train, "train", "data.train_size", need=2)
-    _check_classes(test, "test", "data.test_size", need=1)
+    _check_classes(train, "train", "data.train_size", 2, report)
+    _check_classes(test, "test", "data.test_size", 1, report)
     n_validation = math.ceil(val_fraction * len(train))
     if n_validation < len(LABEL_NAMES) or len(train) - n_validation < len(LABEL_NAMES):
         raise DataError(

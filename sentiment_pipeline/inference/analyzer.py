@@ -21,7 +21,7 @@ no more than 4,096 do), `batch_size` per forward pass.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -29,8 +29,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from sentiment_pipeline.data.encoding import Encoder
-from sentiment_pipeline.data.text import clean_text
-from sentiment_pipeline.device import resolve_device
+from sentiment_pipeline.data.text import MAX_TEXT_CHARS, clean_text, readable
+from sentiment_pipeline.device import check_device, resolve_device
 from sentiment_pipeline.errors import PipelineInputError
 from sentiment_pipeline.evaluation.calibration import probabilities
 from sentiment_pipeline.inference.int8 import quantize_int8
@@ -55,17 +55,25 @@ class Prediction:
 
 
 def validate_texts(texts: Sequence) -> list[str]:
-    """The texts as a list of str; a clear error for anything else."""
-    if isinstance(texts, (str, bytes)) or not isinstance(texts, Iterable):
+    """The texts as a list of str; a clear error for anything else (a mapping or a
+    set too: their order, or what is the text, is not the caller's list)."""
+    if isinstance(texts, (str, bytes, Mapping, Set)) or not isinstance(texts, Iterable):
         raise PipelineInputError(f"expected a list of texts, got {type(texts).__name__}")
     texts = list(texts)
     for i, text in enumerate(texts):
         if not isinstance(text, str):
             raise PipelineInputError(f"text {i} is a {type(text).__name__}, not a string")
+        if len(text) > MAX_TEXT_CHARS:
+            raise PipelineInputError(
+                f"text {i} has {len(text):,} characters, more than the limit of {MAX_TEXT_CHARS:,}: "
+                "it is not one review"
+            )
         if not text.strip():
             raise PipelineInputError(f"text {i} is empty or whitespace only: nothing to classify")
-        if not clean_text(text):
-            raise PipelineInputError(f"text {i} is empty after cleaning (only HTML tags): nothing to classify")
+        if not readable(text):
+            raise PipelineInputError(
+                f"text {i} is empty after cleaning (only HTML tags or invisible characters): nothing to classify"
+            )
     return texts
 
 
@@ -113,6 +121,7 @@ class SentimentAnalyzer:
         device = resolve_device(device) if device in ("auto", "cpu") else device  # or "cuda:1", "mps", ...
         if quantize and device != "cpu":
             raise PipelineInputError(f"quantize='int8' runs on the CPU; got device {device!r} (pass device='cpu')")
+        check_device(device)
         dtype = "fp32" if quantize else resolve_precision(precision, device, setting="precision").dtype
         model_dir = resolve_model_uri(path_or_uri)
         loaded = load(model_dir)

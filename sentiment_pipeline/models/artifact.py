@@ -46,6 +46,9 @@ class ModelArtifact:
     # divides the log-odds before the softmax (temperature scaling, fitted by train on
     # the validation split); 1.0 = none, and the default for folders written before it
     temperature: float = 1.0
+    # networks: sha256 of the tokenizer.json saved beside the weights, so a folder
+    # whose tokenizer went missing or was replaced is refused instead of predicting on [UNK]s
+    tokenizer_sha256: str | None = None
 
     @classmethod
     def from_params(cls, params: Params, base_model: dict | None, temperature: float = 1.0) -> ModelArtifact:
@@ -81,6 +84,11 @@ class ModelArtifact:
             raise ModelFolderError(f"{path} is not valid JSON: {err}") from err
         if not isinstance(raw, dict):
             raise ModelFolderError(f"{path}: expected a JSON object, got {type(raw).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        if set(raw) - known:
+            raise ModelFolderError(
+                f"{path} holds settings this pipeline does not write ({', '.join(sorted(set(raw) - known))}): refused"
+            )
         names = [f.name for f in dataclasses.fields(cls) if f.name in raw or f.default is dataclasses.MISSING]
         missing = [n for n in names if n not in raw]
         if missing:
@@ -107,6 +115,18 @@ class ModelArtifact:
             or not 0.05 <= self.temperature <= 20
         ):
             problems.append(f"temperature {self.temperature!r} is not a number in [0.05, 20]")
+        if self.base_model is not None and not (
+            isinstance(self.base_model, dict)
+            and all(isinstance(k, str) and isinstance(v, (str, int, type(None))) for k, v in self.base_model.items())
+        ):
+            problems.append("base_model is not a mapping of names to strings")
+        for name in ("model_type", "source_model", "clean", "truncation"):
+            if not isinstance(getattr(self, name), str):
+                problems.append(f"{name} is not a string")
+        if self.model_type != "tfidf_logreg" and not (
+            isinstance(self.tokenizer_sha256, str) and len(self.tokenizer_sha256) == 64
+        ):
+            problems.append("no tokenizer_sha256 (written before tokenizers were checked): retrain the model")
         if self.labels != tuple(LABEL_NAMES):
             problems.append(f"labels {list(self.labels)} are not {list(LABEL_NAMES)}")
         if problems:
@@ -129,9 +149,14 @@ class LoadedModel:
         return self.artifact.model_type != "tfidf_logreg"
 
 
+TOKENIZER_FILE = "tokenizer.json"  # the fast tokenizer: what AutoTokenizer loads, and what is hashed
+
+
 def load(model_dir: str | Path) -> LoadedModel:
     """Load any model folder the train stage wrote, on the CPU (callers move it).
-    Nothing in the folder can run code: no pickle, never trust_remote_code."""
+    Nothing in the folder can run code: no pickle (safetensors only), never
+    trust_remote_code; what is loaded is what was checked (the tokenizer file
+    by its hash, the BiLSTM config by an allow-list)."""
     model_dir = Path(model_dir)
     artifact = ModelArtifact.read(model_dir)
     if artifact.model_type == "tfidf_logreg":
@@ -139,7 +164,7 @@ def load(model_dir: str | Path) -> LoadedModel:
 
         return LoadedModel(artifact, tfidf.load(model_dir), None)
     from safetensors import SafetensorError
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoModelForSequenceClassification
 
     from sentiment_pipeline.data.sources import check_safe_folder
     from sentiment_pipeline.models.bilstm import register_bilstm
@@ -149,9 +174,55 @@ def load(model_dir: str | Path) -> LoadedModel:
         check_safe_folder(model_dir, "model folder")
     except PipelineInputError as err:
         raise ModelFolderError(str(err)) from err
+    _check_config(model_dir, artifact)
+    tokenizer = _load_tokenizer(model_dir, artifact)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
-        model = AutoModelForSequenceClassification.from_pretrained(model_dir, trust_remote_code=False)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            model_dir, trust_remote_code=False, use_safetensors=True
+        )
     except (OSError, ValueError, SafetensorError) as err:
         raise ModelFolderError(f"{model_dir}: corrupted or incomplete model folder ({err})") from err
+    if len(tokenizer) > model.get_input_embeddings().num_embeddings:
+        raise ModelFolderError(
+            f"{model_dir}: the tokenizer has {len(tokenizer):,} tokens, the model embeds "
+            f"{model.get_input_embeddings().num_embeddings:,}: they do not belong together"
+        )
     return LoadedModel(artifact, model.eval(), tokenizer)
+
+
+def _check_config(model_dir: Path, artifact: ModelArtifact) -> None:
+    from sentiment_pipeline.models import bilstm
+
+    path = model_dir / "config.json"
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ModelFolderError(f"{model_dir}: corrupted or incomplete model folder ({path.name}: {err})") from err
+    is_bilstm = isinstance(config, dict) and config.get("model_type") == bilstm.MODEL_TYPE
+    if not isinstance(config, dict) or is_bilstm != (artifact.model_type == "bilstm"):
+        raise ModelFolderError(f"{path}: not the config of a {artifact.model_type} model")
+    problems = bilstm.check_config(config) if is_bilstm else []
+    if problems:
+        raise ModelFolderError(f"{path}: {'; '.join(problems)}: refused (a model folder is data)")
+
+
+def _load_tokenizer(model_dir: Path, artifact: ModelArtifact):
+    """The folder's fast tokenizer, refused unless tokenizer.json is the one training saved."""
+    from transformers import AutoTokenizer
+
+    from sentiment_pipeline.hashing import sha256_file
+
+    path = model_dir / TOKENIZER_FILE
+    if not path.is_file():
+        raise ModelFolderError(f"{model_dir} has no {TOKENIZER_FILE}: its tokenizer is missing, copy the whole folder")
+    if sha256_file(path) != artifact.tokenizer_sha256:
+        raise ModelFolderError(f"{path} is not the tokenizer this model was trained with (its sha256 differs)")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
+    except (OSError, ValueError) as err:
+        raise ModelFolderError(f"{model_dir}: corrupted or incomplete model folder ({err})") from err
+    from tokenizers import Tokenizer
+
+    if not tokenizer.is_fast or tokenizer.backend_tokenizer.get_vocab() != Tokenizer.from_file(str(path)).get_vocab():
+        raise ModelFolderError(f"{model_dir}: the tokenizer loaded is not the one in {TOKENIZER_FILE}")
+    return tokenizer

@@ -64,6 +64,9 @@ class BiLSTMForSequenceClassification(PreTrainedModel):
         self.classifier = nn.Linear(2 * config.hidden_size, config.num_labels)
         self.post_init()
 
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embeddings
+
     def _init_weights(self, module: nn.Module) -> None:
         if isinstance(module, nn.Embedding):
             nn.init.normal_(module.weight, std=0.1)
@@ -92,6 +95,44 @@ class BiLSTMForSequenceClassification(PreTrainedModel):
         logits = self.classifier(self.dropout(final))
         loss = nn.functional.cross_entropy(logits, labels) if labels is not None else None
         return SequenceClassifierOutput(loss=loss, logits=logits)
+
+
+# what save_pretrained writes for a BiLSTMConfig, and the ranges this project trains in
+CONFIG_KEYS = {
+    "architectures",
+    "dropout",
+    "dtype",
+    "embedding_dim",
+    "hidden_size",
+    "id2label",
+    "label2id",
+    "model_type",
+    "num_layers",
+    "pad_token_id",
+    "transformers_version",
+    "use_cache",  # the Trainer's save sets it
+    "vocab_size",
+}
+SIZES = {"vocab_size": 10_000_000, "embedding_dim": 8192, "hidden_size": 8192, "num_layers": 64}
+
+
+def check_config(config: dict) -> list[str]:
+    """What is wrong with a BiLSTM folder's config.json (empty: nothing): a model
+    folder is data, so only the keys and ranges this project writes are accepted."""
+    problems = [f"unknown setting {k!r}" for k in sorted(set(config) - CONFIG_KEYS)]
+    if config.get("architectures") not in (None, [BiLSTMForSequenceClassification.__name__]):
+        problems.append(f"architectures {config.get('architectures')!r}")
+    for key, most in SIZES.items():
+        value = config.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= most:
+            problems.append(f"{key}={value!r} is not an integer in [1, {most:,}]")
+    dropout = config.get("dropout")
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        problems.append(f"dropout={dropout!r} is not in [0, 1)")
+    pad = config.get("pad_token_id")
+    if not isinstance(pad, int) or isinstance(pad, bool) or not 0 <= pad < (config.get("vocab_size") or 0):
+        problems.append(f"pad_token_id={pad!r} is not a token id")
+    return problems
 
 
 def register_bilstm() -> None:

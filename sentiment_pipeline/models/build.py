@@ -8,7 +8,7 @@ import inspect
 from transformers import AutoConfig, AutoModelForSequenceClassification, PreTrainedModel, PreTrainedTokenizerBase
 
 from sentiment_pipeline.config import ModelParams, ParamsError
-from sentiment_pipeline.data.sources import loading, resolve_model
+from sentiment_pipeline.data.sources import is_local, is_pip, loading, resolve_model
 from sentiment_pipeline.models.bilstm import BiLSTMConfig, BiLSTMForSequenceClassification
 from sentiment_pipeline.paths import LABEL_NAMES
 
@@ -78,7 +78,12 @@ def build_classifier(
         for key, value in LABELS.items():
             setattr(config, key, value)
         return AutoModelForSequenceClassification.from_pretrained(
-            path, config=config, trust_remote_code=False, attn_implementation=attn_implementation
+            path,
+            config=config,
+            trust_remote_code=False,
+            attn_implementation=attn_implementation,
+            # a local folder is read as safetensors only: a pickle beside a decoy .safetensors never loads
+            use_safetensors=True if is_local(name) or is_pip(name) else None,
         )
 
 

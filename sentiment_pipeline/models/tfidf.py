@@ -103,8 +103,53 @@ def save(model: Pipeline, output_dir: Path) -> None:
     (output_dir / SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n")
 
 
+def _written_settings() -> dict:
+    """The vectorizer settings this project writes that never vary (build_pipeline
+    owns them); min_df, max_features and dtype vary and are checked by type."""
+    vectorizer = build_pipeline(Params()).named_steps["tfidf"].get_params()
+    return {k: vectorizer[k] for k in VECTORIZER_SETTINGS if k not in ("min_df", "max_features")} | {
+        "ngram_range": list(vectorizer["ngram_range"])
+    }
+
+
+def _is_int(value, low: int = 1) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
+def check_settings(settings, path: Path) -> None:
+    """A model folder is data: tfidf_logreg.json may hold only the settings `save`
+    writes, with values this project uses. Anything else (e.g. the vectorizer's
+    input="filename", which would make it open files named by the text) is refused."""
+    if not isinstance(settings, dict) or set(settings) != {"vectorizer", "logreg"}:
+        raise PipelineInputError(f"{path}: expected the keys vectorizer and logreg only")
+    vectorizer, logreg = settings["vectorizer"], settings["logreg"]
+    allowed = {*VECTORIZER_SETTINGS, "dtype"}
+    if not isinstance(vectorizer, dict) or set(vectorizer) != allowed:
+        extra = sorted(set(vectorizer) - allowed) if isinstance(vectorizer, dict) else vectorizer
+        raise PipelineInputError(f"{path}: vectorizer settings {extra} are not the ones this pipeline writes")
+    for key, expected in _written_settings().items():
+        if vectorizer[key] != expected:
+            raise PipelineInputError(f"{path}: vectorizer {key}={vectorizer[key]!r} is not {expected!r}, refused")
+    if not _is_int(vectorizer["min_df"]) or not (
+        vectorizer["max_features"] is None or _is_int(vectorizer["max_features"])
+    ):
+        raise PipelineInputError(f"{path}: vectorizer min_df / max_features must be positive integers")
+    if vectorizer["dtype"] not in ("float32", "float64"):
+        raise PipelineInputError(f"{path}: vectorizer dtype {vectorizer['dtype']!r} is not float32 or float64")
+    if not isinstance(logreg, dict) or set(logreg) != {"C", "max_iter"}:
+        raise PipelineInputError(f"{path}: logreg settings must be C and max_iter only")
+    C = logreg["C"]
+    if (
+        isinstance(C, bool)
+        or not isinstance(C, (int, float))
+        or not 0 < C < float("inf")
+        or not _is_int(logreg["max_iter"])
+    ):
+        raise PipelineInputError(f"{path}: logreg C must be a positive number and max_iter a positive integer")
+
+
 def load(model_dir: Path) -> Pipeline:
-    """The pipeline `save` wrote, rebuilt from its arrays."""
+    """The pipeline `save` wrote, rebuilt from its arrays (its settings checked first)."""
     model_dir = Path(model_dir)
     missing = [name for name in MODEL_FILES if not (model_dir / name).is_file()]
     if missing:
@@ -114,6 +159,12 @@ def load(model_dir: Path) -> Pipeline:
     try:
         terms = json.loads((model_dir / VOCABULARY_FILE).read_text())
         settings = json.loads((model_dir / SETTINGS_FILE).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise PipelineInputError(f"{model_dir}: corrupted tfidf_logreg model ({err})") from err
+    check_settings(settings, model_dir / SETTINGS_FILE)
+    if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
+        raise PipelineInputError(f"{model_dir / VOCABULARY_FILE}: not a list of terms")
+    try:
         arrays = load_file(str(model_dir / WEIGHTS_FILE))
         vector_settings = dict(settings["vectorizer"])
         vector_settings["ngram_range"] = tuple(vector_settings["ngram_range"])
@@ -125,6 +176,6 @@ def load(model_dir: Path) -> Pipeline:
         logreg.coef_, logreg.intercept_, logreg.classes_ = arrays["coef"], arrays["intercept"], arrays["classes"]
         if logreg.coef_.shape != (1, len(terms)):
             raise ValueError(f"coef has shape {logreg.coef_.shape}, the vocabulary {len(terms)} terms")
-    except (ValueError, KeyError, TypeError, OSError, json.JSONDecodeError) as err:
+    except (ValueError, KeyError, TypeError, OSError) as err:
         raise PipelineInputError(f"{model_dir}: corrupted tfidf_logreg model ({err})") from err
     return Pipeline([("tfidf", vectorizer), ("logreg", logreg)])

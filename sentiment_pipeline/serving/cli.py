@@ -1,7 +1,7 @@
 """The command line: `python -m sentiment_pipeline predict ...` and `... demo`.
 
     python -m sentiment_pipeline predict "A wonderful film." ["Another review" ...]
-    python -m sentiment_pipeline predict --file reviews.txt          # one review per line
+    python -m sentiment_pipeline predict --file reviews.txt          # one review per line (- : stdin)
     python -m sentiment_pipeline predict --csv reviews.csv --column text
     options: --model models/best (or models:/<name>/<version>), --batch-size N,
              --device auto|cpu|cuda, --precision auto|fp32|bf16|fp16,
@@ -33,7 +33,7 @@ import tempfile
 from pathlib import Path
 from typing import TextIO
 
-from sentiment_pipeline.data.text import clean_text
+from sentiment_pipeline.data.text import MAX_TEXT_CHARS, readable
 from sentiment_pipeline.errors import PipelineInputError
 from sentiment_pipeline.paths import MODEL_DIR
 
@@ -44,10 +44,12 @@ PRECISION_HELP = "auto (bf16 on a GPU or a CPU with AMX/AVX512-BF16, else fp32),
 
 
 def _read_lines(path: Path) -> list[tuple[int, str]]:
+    """One review per line of `path` ("-": standard input)."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        text = sys.stdin.buffer.read().decode("utf-8") if str(path) == "-" else path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
-        raise PipelineInputError(f"cannot read {path}: {err}") from err
+        raise PipelineInputError(f"cannot read {'standard input' if str(path) == '-' else path}: {err}") from err
+    lines = text.splitlines()
     return [(i + 1, line) for i, line in enumerate(lines)]
 
 
@@ -76,8 +78,13 @@ def collect_texts(args: argparse.Namespace) -> tuple[str, list[tuple[int, str]]]
 
 def predict(args: argparse.Namespace, out: TextIO) -> None:
     key, items = collect_texts(args)
-    keep = [(n, t) for n, t in items if clean_text(t)]
-    for n, _ in (x for x in items if not clean_text(x[1])):
+    for n, text in items:
+        if len(text) > MAX_TEXT_CHARS:
+            raise PipelineInputError(
+                f"{key} {n} has {len(text):,} characters, more than the limit of {MAX_TEXT_CHARS:,} per review"
+            )
+    keep = [(n, t) for n, t in items if readable(t)]
+    for n, _ in (x for x in items if not readable(x[1])):
         print(f"skipped {key} {n}: empty (or only HTML tags), nothing to classify", file=sys.stderr)
     if not keep:
         raise PipelineInputError("no non-empty review to classify")
@@ -95,6 +102,8 @@ def write_output(args: argparse.Namespace, path: Path) -> None:
     it and renamed at the end, so a failed run leaves no half file and an earlier
     output survives it. An existing file is refused without --force (checked
     before the model loads)."""
+    if path.is_dir():
+        raise PipelineInputError(f"--output {path} is a folder: name a file, e.g. {path / 'predictions.jsonl'}")
     if path.exists() and not args.force:
         raise PipelineInputError(f"{path} exists: pass --force to overwrite it, or choose another --output")
     if not path.parent.is_dir():
@@ -121,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("texts", nargs="*", help="reviews to classify")
-    p.add_argument("--file", help="a text file, one review per line")
+    p.add_argument("--file", help="a text file, one review per line (- reads standard input)")
     p.add_argument("--csv", help="a CSV file with a header row")
     p.add_argument("--column", default="text", help="the CSV column holding the reviews (default: text)")
     p.add_argument("--model", default=str(MODEL_DIR), help=f"model folder or MLflow model URI (default: {MODEL_DIR})")

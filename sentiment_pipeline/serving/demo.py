@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sentiment_pipeline import paths
-from sentiment_pipeline.data.text import clean_text
+from sentiment_pipeline.data.text import readable
 from sentiment_pipeline.errors import PipelineInputError
 from sentiment_pipeline.inference.analyzer import SentimentAnalyzer
 from sentiment_pipeline.inference.model_uri import is_mlflow_uri
@@ -108,8 +108,8 @@ def build_app(analyzer: SentimentAnalyzer, card: ModelCard):
     def classify(text: str):
         if not isinstance(text, str) or not text.strip():
             raise gr.Error("Enter a review first: the text is empty, there is nothing to classify.")
-        if not clean_text(text):
-            raise gr.Error("The review holds only HTML tags: after cleaning there is nothing to classify.")
+        if not readable(text):
+            raise gr.Error("The review holds only HTML tags or invisible characters: there is nothing to classify.")
         try:
             prediction = analyzer.predict(text)
         except PipelineInputError as err:

@@ -32,7 +32,8 @@ SIGNATURE = ModelSignature(
             ColSpec("double", "score_pos"),
         ]
     ),
-    params=ParamSchema([ParamSpec("batch_size", "long", 0), ParamSpec("max_texts", "long", 1024)]),
+    # batch_size only: the request limit is the server's (pyfunc.MAX_TEXTS_ENV), never a request param
+    params=ParamSchema([ParamSpec("batch_size", "long", 0)]),
 )
 
 

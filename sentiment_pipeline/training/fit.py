@@ -24,9 +24,10 @@ from sentiment_pipeline.data.sources import base_model_info
 from sentiment_pipeline.device import resolve_device
 from sentiment_pipeline.errors import DataError, PipelineInputError
 from sentiment_pipeline.evaluation.calibration import fit_temperature
+from sentiment_pipeline.hashing import sha256_file
 from sentiment_pipeline.inference.predictor import predict_ids
 from sentiment_pipeline.models import tfidf
-from sentiment_pipeline.models.artifact import LoadedModel, ModelArtifact
+from sentiment_pipeline.models.artifact import TOKENIZER_FILE, LoadedModel, ModelArtifact
 from sentiment_pipeline.models.build import accepted_inputs, build_model, count_parameters
 from sentiment_pipeline.paths import LABEL, TEXT, TIMING_KEY
 from sentiment_pipeline.precision import resolve_attention, resolve_precision
@@ -118,7 +119,10 @@ def train(
         # the Trainer also pickles its TrainingArguments there; the model folder stays pickle-free
         (Path(output_dir) / "training_args.bin").unlink(missing_ok=True)
         strip_load_time_keys(output_dir)
-        dataclasses.replace(artifact, temperature=round(temperature, 6)).write(output_dir)
+        tokenizer_sha = sha256_file(Path(output_dir) / TOKENIZER_FILE)
+        dataclasses.replace(artifact, temperature=round(temperature, 6), tokenizer_sha256=tokenizer_sha).write(
+            output_dir
+        )
     checkpoints.finish()
 
     metrics = summarize(

@@ -130,6 +130,8 @@ def build_trainer(
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=params.train.early_stopping_patience))
     if val_ds is not None:
         val_ds, _ = sort_by_length(val_ds)  # order does not change the metrics; sorted pads least
+    if not params.train.deterministic:
+        torch.use_deterministic_algorithms(False)  # an earlier deterministic training in this process turned it on
     args = training_arguments(params, checkpoint_dir, precision)
     if overrides:
         args = dataclasses.replace(args, **overrides)
