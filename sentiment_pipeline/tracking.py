@@ -160,6 +160,18 @@ def run_tags(params: Params) -> dict[str, str]:
     return tags
 
 
+def run_name(tags: dict[str, str]) -> str | None:
+    """The DVC experiment's name, or `repro-<commit>` under plain `dvc repro`,
+    so MLflow rows and DVC rows share names; None (MLflow's random name) only
+    outside git."""
+    if tags.get("dvc_exp_name"):
+        return tags["dvc_exp_name"]
+    commit = tags.get("git_commit")
+    if not commit:
+        return None
+    return f"repro-{commit[:7]}"
+
+
 @contextmanager
 def start_training_run(params: Params, run_id: str | None = None) -> Iterator[mlflow.ActiveRun]:
     """Open the MLflow run of one training: tags and every param (loss settings first).
@@ -180,7 +192,7 @@ def start_training_run(params: Params, run_id: str | None = None) -> Iterator[ml
             yield run
         return
     tags = run_tags(params)
-    with mlflow.start_run(experiment_id=experiment_id, run_name=tags.get("dvc_exp_name"), tags=tags) as run:
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name(tags), tags=tags) as run:
         mlflow.log_params(flatten(params))
         yield run
 

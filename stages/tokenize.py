@@ -46,6 +46,9 @@ def main() -> None:
         save_tokenizer(tokenizer, paths.TOKENIZER_DIR)
         print(f"{params.model.type} tokenizer: {len(tokenizer):,} tokens in the vocabulary")
     for split, ds in tokenized.items():
+        if tokenizer is None:  # TF-IDF counts words; max_length does not apply to it
+            print(f"{split}: {len(ds)} reviews")
+            continue
         share = sum(ds["truncated"]) / max(len(ds), 1)
         print(f"{split}: {len(ds)} reviews, {share:.1%} truncated at max_length={cfg.max_length}")
 

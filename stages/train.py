@@ -47,7 +47,8 @@ def main() -> None:
     if not distributed.is_main_process():  # other DDP ranks train, rank 0 records
         train(params, tokenized, paths.MODEL_DIR, checkpoints, resume.checkpoint, tokenizer=tokenizer)
         return
-    print(resume.message, flush=True)
+    if network:  # TF-IDF + LR is one fit: no checkpoints to resume from or to talk about
+        print(resume.message, flush=True)
     with tracking.start_training_run(params, run_id=resume.run_id) as mlflow_run:
         checkpoints.start(resume, mlflow_run.info.run_id)
         result = train(

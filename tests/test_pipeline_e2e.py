@@ -54,6 +54,9 @@ def test_repro_runs_every_stage_then_nothing(project, baseline):
     ):
         assert (root / out).is_file(), out
     assert "test_accuracy" in runs(root)[0].data.metrics
+    first = runs(root)[0]  # plain dvc repro: named after the commit it ran on
+    assert "dvc_exp_name" not in first.data.tags and len(first.data.tags["git_commit"]) == 40
+    assert first.info.run_name == "repro-" + first.data.tags["git_commit"][:7]
 
 
 def test_loss_change_reruns_only_train_evaluate_plot(project, baseline, experiments):
