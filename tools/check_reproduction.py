@@ -3,7 +3,11 @@
 
     dvc repro -f && python tools/check_reproduction.py [--rev HEAD]
 
-Compares with the commit `--rev`:
+First, that there is a complete run here: every output dvc.lock names exists
+and `dvc status` finds each one hashing as the lock says, with no stage stale
+(a fresh clone without a run, or a run stopped midway, fails here: the lock
+and metrics it would otherwise compare are still the committed ones). Then it
+compares with the commit `--rev`:
 - every output hash in dvc.lock, models/best above all, except the outputs that
   hold timings (metrics/train.json, metrics/eval.json, reports/train_history.csv,
   plots/), which differ run to run by design;
@@ -45,12 +49,34 @@ def flat(tree: dict, prefix: str = "") -> dict:
     return out
 
 
+def incomplete_run(lock_text: str) -> list[str]:
+    """What says the workspace holds no complete run of its dvc.lock: missing
+    outputs first, then what `dvc status` finds changed or stale."""
+    missing = [path for path in out_hashes(lock_text) if not Path(path).exists()]
+    if missing:
+        return [f"missing {path}" for path in missing]
+    status = subprocess.run([sys.executable, "-m", "dvc", "status", "--json"], capture_output=True, text=True)
+    if status.returncode != 0:
+        return [f"dvc status failed: {status.stderr.strip().splitlines()[-1:]}"]
+    changed = json.loads(status.stdout or "{}")
+    return [f"stage {stage}: {json.dumps(what)}" for stage, what in changed.items()]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rev", default="HEAD", help="the commit to compare with (default: HEAD)")
     args = parser.parse_args()
+    lock_text = Path("dvc.lock").read_text()
+    if problems := incomplete_run(lock_text):
+        for line in problems:
+            print(f"NOT REPRODUCED  {line}")
+        print(
+            "no complete run in this workspace, so nothing to compare: run `dvc repro`, then this check again "
+            "(after an interrupted run, `dvc checkout` puts the committed outputs back)"
+        )
+        sys.exit(1)
     problems, matched = [], 0
-    committed, here = out_hashes(at_rev(args.rev, "dvc.lock")), out_hashes(Path("dvc.lock").read_text())
+    committed, here = out_hashes(at_rev(args.rev, "dvc.lock")), out_hashes(lock_text)
     for path in sorted(set(committed) | set(here)):
         if path in TIMING_OUTPUTS:
             continue
