@@ -40,8 +40,9 @@ from optuna.trial import TrialState
 from transformers import PreTrainedTokenizerBase, TrainerCallback
 
 from sentiment_pipeline import tracking
-from sentiment_pipeline.config import Params, SearchChoices, flatten, with_overrides
+from sentiment_pipeline.config import Params, flatten, with_overrides
 from sentiment_pipeline.errors import PipelineInputError
+from sentiment_pipeline.search_space import SearchChoices
 from sentiment_pipeline.training.callbacks import MlflowHistoryCallback
 from sentiment_pipeline.training.checkpoints import CheckpointDir
 from sentiment_pipeline.training.fit import train
