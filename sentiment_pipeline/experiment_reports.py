@@ -8,6 +8,8 @@ data.source's test split, ``label``, ``prob_pos``, ``prob_pos_scaled``) and
 ``plots/`` (the plot stage's figures). Read at the experiment's commit through
 `dvc.api.DVCFileSystem`, so nothing is checked out. Run times come from the
 experiment's MLflow run (tag ``dvc_exp_name``), where every run records them.
+Runs exported earlier (in ``summary.json``, with their folder) stay in the
+evidence after their experiment refs are gone: ``reported_runs`` reads them back.
 """
 
 from __future__ import annotations
@@ -104,3 +106,19 @@ def summary_entry(record: dict, base: Params, timing: dict) -> dict:
 def write_summary(entries: list[dict], path: Path) -> None:
     entries = sorted(entries, key=lambda e: (e["length_weight"], e["confidence_penalty"], e["seed"]))
     Path(path).write_text(json.dumps({"runs": entries}, indent=2) + "\n")
+
+
+def reported_runs(out: Path, prefix: str, exclude: set[str] = frozenset()) -> list[dict]:
+    """The summary entries of runs named prefix* already exported to out/ (their
+    folder holds eval.json and predictions.csv), except those named in `exclude`."""
+    summary = Path(out) / "summary.json"
+    if not summary.exists():
+        return []
+    entries = json.loads(summary.read_text())["runs"]
+    return [
+        e
+        for e in entries
+        if e["experiment"].startswith(prefix)
+        and e["experiment"] not in exclude
+        and all((Path(out) / e["experiment"] / f).exists() for f in ("eval.json", "predictions.csv"))
+    ]

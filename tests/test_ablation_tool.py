@@ -2,6 +2,8 @@
 
 import importlib.util
 
+import pytest
+
 from tests.helpers import REPO
 
 _spec = importlib.util.spec_from_file_location("loss_ablation", REPO / "tools" / "loss_ablation.py")
@@ -106,3 +108,57 @@ def test_the_verdict_follows_the_test_and_the_intervals():
     assert "no detectable amount (-0.40 points, p = 0.30)" in lines[0]
     assert "ECE higher (worse)" in lines[0] and "no detectable change in ECE after temperature scaling" in lines[0]
     assert "raises accuracy (+1.00 points, p = 0.001)" in lines[1]
+
+
+def _reported(out, name, lw, cp, seed, labels, prob, files=("eval.json", "predictions.csv")):
+    import json
+
+    import pandas as pd
+
+    folder = out / name
+    folder.mkdir(parents=True)
+    if "eval.json" in files:
+        metrics = {"accuracy": float(((prob >= 0.5) == labels).mean()), "f1": 0.5, "ece": 0.1}
+        (folder / "eval.json").write_text(json.dumps(metrics | {"brier": 0.2, "log_loss": 0.4}))
+    if "predictions.csv" in files:
+        frame = {"row": range(len(labels)), "label": labels, "prob_pos": prob, "prob_pos_scaled": prob}
+        pd.DataFrame(frame).to_csv(folder / "predictions.csv", index=False)
+    return {"experiment": name, "length_weight": lw, "confidence_penalty": cp, "seed": seed, "note": "kept"}
+
+
+def test_collect_keeps_runs_reported_earlier_whose_experiments_are_gone(tmp_path):
+    import json
+
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 2, 300)
+    right = labels.astype(float) * 0.8 + 0.1  # always right, confidently
+    coin = np.where(rng.random(300) < 0.5, right, 1 - right)  # right half the time
+    out = tmp_path / "full"
+    entries = [
+        _reported(out, "fd-lw0-cp0-s1", 0, 0, 1, labels, coin),
+        _reported(out, "fd-lw0.5-cp1-s1", 0.5, 1, 1, labels, right),
+        _reported(out, "fd-lw0-cp1-s1", 0, 1, 1, labels, right, files=("eval.json",)),  # no predictions
+        _reported(out, "abl-lw0-cp0-s1", 0, 0, 1, labels, right),  # another prefix
+    ]
+    (out / "summary.json").write_text(json.dumps({"runs": entries}))
+    kept = ablation.experiment_reports.reported_runs(out, "fd-")
+    assert [e["experiment"] for e in kept] == ["fd-lw0-cp0-s1", "fd-lw0.5-cp1-s1"]
+    assert ablation.experiment_reports.reported_runs(out, "fd-", {"fd-lw0-cp0-s1"}) == [entries[1]]
+    rows = ablation.reported_rows(kept, out).set_index("experiment")
+    assert rows.loc["fd-lw0.5-cp1-s1", "accuracy"] == 1.0 and rows.loc["fd-lw0-cp0-s1", "log_loss"] == 0.4
+
+    shown = tmp_path / "shown.json"
+    shown.write_text("[]")  # their experiment refs are gone
+    argv = ["collect", "--exp-show-json", str(shown), "--prefix", "fd-", "--n-boot", "200"]
+    args = ablation.parser().parse_args([*argv, "--markdown", str(tmp_path / "t.md")])
+    with pytest.raises(SystemExit, match="no finished experiments named fd-"):
+        ablation.collect(args)  # no --out: nothing reported to read, so nothing to collect
+    args.out = out
+    ablation.collect(args)
+    table = (tmp_path / "t.md").read_text()
+    expected = 1 - float(((coin >= 0.5) == labels).mean())  # every review the baseline gets wrong
+    assert f"| 0.5 | 1 | 1 | {expected:+.4f} [" in table
+    runs = json.loads((out / "summary.json").read_text())["runs"]
+    assert [r["experiment"] for r in runs] == ["fd-lw0-cp0-s1", "fd-lw0.5-cp1-s1"] and runs[0]["note"] == "kept"

@@ -21,6 +21,8 @@ the DVC cache (`dvc.api.open`), or from `--predictions-dir DIR` holding
 travel with the repository (experiment refs do not): DIR/<experiment>/ (its
 eval.json, train.json, predictions.csv, plots), DIR/summary.json (one entry
 per run) and DIR/loss_verdict.md (the tables and the verdict in plain words).
+Runs already in DIR/summary.json whose experiments are gone (another clone, an
+earlier session) stay in the tables and the pairing, read from DIR.
 Only the training seed (`train.seed`: head initialisation, data order) varies;
 the data stays fixed, so the spread is the training's own.
 """
@@ -33,6 +35,8 @@ import os
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 from sentiment_pipeline import experiment_reports
 from sentiment_pipeline.config import load_params
 from sentiment_pipeline.dvc_experiments import experiment_records, experiment_revs, load_exp_show, run_queue_commands
@@ -42,6 +46,7 @@ from sentiment_pipeline.evaluation.ablation import (
     load_predictions,
     paired_markdown,
     paired_table,
+    reported_rows,
     summary,
     to_markdown,
     verdict,
@@ -121,10 +126,11 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def export(shown: list[dict], prefix: str, out: Path) -> None:
-    """Each finished experiment's files under out/, and out/summary.json."""
+def export(shown: list[dict], prefix: str, out: Path, reported: list[dict]) -> None:
+    """Each finished experiment's files under out/, and out/summary.json (with the
+    `reported` entries of runs exported earlier, kept as they are)."""
     base = load_params()
-    entries = []
+    entries = list(reported)
     for record in experiment_records(shown, prefix):
         experiment_reports.export_experiment(record["rev"], record["name"], out)
         timing = experiment_reports.mlflow_timing(record["name"], base.mlflow.experiment)
@@ -136,13 +142,17 @@ def export(shown: list[dict], prefix: str, out: Path) -> None:
 def collect(args: argparse.Namespace) -> None:
     shown = load_exp_show(args.exp_show_json, args.all_commits)
     rows = experiment_rows(shown, args.prefix)
+    reported = experiment_reports.reported_runs(args.out, args.prefix, set(rows["experiment"])) if args.out else []
+    if reported:
+        rows = pd.concat([rows, reported_rows(reported, args.out)], ignore_index=True)
     if rows.empty:
         sys.exit(f"no finished experiments named {args.prefix}* in dvc exp show: queue and run them first")
     print(rows.to_string(index=False), end="\n\n")
     text = to_markdown(summary(rows))
     if not args.no_paired:
         revs = experiment_revs(shown, args.prefix)
-        predictions = load_predictions(list(rows["experiment"]), revs, args.predictions_dir)
+        files = {e["experiment"]: args.out / e["experiment"] / "predictions.csv" for e in reported}
+        predictions = load_predictions(list(rows["experiment"]), revs, args.predictions_dir, files)
         paired = paired_table(rows, predictions, args.n_boot)
         text += "\n" + paired_markdown(paired) + "\n" + "\n".join(f"- {line}" for line in verdict(paired)) + "\n"
     print(text)
@@ -152,7 +162,7 @@ def collect(args: argparse.Namespace) -> None:
         rows.to_csv(args.runs_csv, index=False)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
-        export(shown, args.prefix, args.out)
+        export(shown, args.prefix, args.out, reported)
         (args.out / "loss_verdict.md").write_text(f"# The custom loss at this scale\n\n{text}")
 
 

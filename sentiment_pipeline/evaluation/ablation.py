@@ -35,6 +35,27 @@ def experiment_rows(exp_show: list[dict], prefix: str = PREFIX) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["experiment", "length_weight", "confidence_penalty", "seed", *METRICS])
 
 
+def reported_rows(entries: list[dict], out: Path) -> pd.DataFrame:
+    """Rows like experiment_rows' for runs exported earlier to out/<experiment>/
+    (experiment_reports.reported_runs): settings from the summary entry, metrics
+    from the folder's eval.json."""
+    import json
+
+    rows = []
+    for e in entries:
+        metrics = json.loads((Path(out) / e["experiment"] / "eval.json").read_text())
+        rows.append(
+            {
+                "experiment": e["experiment"],
+                "length_weight": e["length_weight"],
+                "confidence_penalty": e["confidence_penalty"],
+                "seed": e["seed"],
+                **{m: metrics.get(m) for m in METRICS},
+            }
+        )
+    return pd.DataFrame(rows, columns=["experiment", "length_weight", "confidence_penalty", "seed", *METRICS])
+
+
 def summary(rows: pd.DataFrame) -> pd.DataFrame:
     """mean and std (ddof 1) over seeds per (length_weight, confidence_penalty)."""
     grouped = rows.groupby(["length_weight", "confidence_penalty"])
@@ -62,11 +83,17 @@ def to_markdown(table: pd.DataFrame) -> str:
 PREDICTIONS = str(paths.PREDICTIONS)
 
 
-def load_predictions(names: list[str], revs: dict[str, str], folder: Path | None) -> dict[str, pd.DataFrame]:
-    """Each experiment's per-review predictions: <folder>/<name>.csv, or its
-    reports/predictions.csv from the DVC cache at the experiment's commit."""
+def load_predictions(
+    names: list[str], revs: dict[str, str], folder: Path | None, files: dict[str, Path] | None = None
+) -> dict[str, pd.DataFrame]:
+    """Each experiment's per-review predictions: files[name] if given, else
+    <folder>/<name>.csv, else its reports/predictions.csv from the DVC cache at
+    the experiment's commit."""
     out = {}
     for name in names:
+        if files and name in files:
+            out[name] = pd.read_csv(files[name])
+            continue
         if folder is not None:
             out[name] = pd.read_csv(folder / f"{name}.csv")
             continue
