@@ -6,6 +6,7 @@ tools/loss_ablation.py."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -16,44 +17,44 @@ from sentiment_pipeline.evaluation.paired import accuracy, ece, mcnemar, paired_
 
 PREFIX = "abl-"
 METRICS = ("accuracy", "f1", "ece", "brier", "log_loss")
+COLUMNS = ["experiment", "length_weight", "confidence_penalty", "seed", *METRICS]
 
 
 def experiment_rows(exp_show: list[dict], prefix: str = PREFIX) -> pd.DataFrame:
     """One row per finished experiment named prefix*: its loss settings, seed and
     test metrics, from the structure `dvc exp show --json` prints (DVC 3)."""
-    rows = []
-    for name, params, metrics in finished_experiments(exp_show, prefix):
-        rows.append(
-            {
-                "experiment": name,
-                "length_weight": get(params, "train", "loss", "length_weight"),
-                "confidence_penalty": get(params, "train", "loss", "confidence_penalty"),
-                "seed": get(params, "train", "seed"),
-                **{m: metrics["metrics/eval.json"].get(m) for m in METRICS},
-            }
+    rows = [
+        _row(
+            name,
+            get(params, "train", "loss", "length_weight"),
+            get(params, "train", "loss", "confidence_penalty"),
+            get(params, "train", "seed"),
+            metrics["metrics/eval.json"],
         )
-    return pd.DataFrame(rows, columns=["experiment", "length_weight", "confidence_penalty", "seed", *METRICS])
+        for name, params, metrics in finished_experiments(exp_show, prefix)
+    ]
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _row(name: str, length_weight: float, penalty: float, seed: int, evaluation: dict) -> dict:
+    return dict(zip(COLUMNS, [name, length_weight, penalty, seed, *(evaluation.get(m) for m in METRICS)]))
 
 
 def reported_rows(entries: list[dict], out: Path) -> pd.DataFrame:
     """Rows like experiment_rows' for runs exported earlier to out/<experiment>/
     (experiment_reports.reported_runs): settings from the summary entry, metrics
     from the folder's eval.json."""
-    import json
-
-    rows = []
-    for e in entries:
-        metrics = json.loads((Path(out) / e["experiment"] / "eval.json").read_text())
-        rows.append(
-            {
-                "experiment": e["experiment"],
-                "length_weight": e["length_weight"],
-                "confidence_penalty": e["confidence_penalty"],
-                "seed": e["seed"],
-                **{m: metrics.get(m) for m in METRICS},
-            }
+    rows = [
+        _row(
+            e["experiment"],
+            e["length_weight"],
+            e["confidence_penalty"],
+            e["seed"],
+            json.loads((Path(out) / e["experiment"] / "eval.json").read_text()),
         )
-    return pd.DataFrame(rows, columns=["experiment", "length_weight", "confidence_penalty", "seed", *METRICS])
+        for e in entries
+    ]
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def summary(rows: pd.DataFrame) -> pd.DataFrame:
