@@ -50,8 +50,12 @@ def changed_params(params: dict, base: Params) -> dict[str, Any]:
     return {k: v for k, v in mine.items() if theirs.get(k) != v}
 
 
+TIMING_FIELDS = ("train_seconds", "train_examples_per_s", "test_examples_per_s", "device", "mlflow_run_id")
+
+
 def mlflow_timing(name: str, experiment: str) -> dict[str, Any]:
-    """Train time, throughput and device of the latest MLflow run of DVC experiment `name`."""
+    """Train time, throughputs and device of the latest MLflow run of DVC experiment `name`
+    (the DVC outputs hold no timings: they would differ on every rerun)."""
     from mlflow.tracking import MlflowClient
 
     from sentiment_pipeline import tracking
@@ -69,11 +73,12 @@ def mlflow_timing(name: str, experiment: str) -> dict[str, Any]:
         else []
     )
     if not runs:
-        return {"train_seconds": None, "train_examples_per_s": None, "device": None, "mlflow_run_id": None}
+        return dict.fromkeys(TIMING_FIELDS)
     run = runs[0]
     return {
         "train_seconds": run.data.metrics.get("timing_train_runtime_s"),
         "train_examples_per_s": run.data.metrics.get("timing_train_examples_per_s"),
+        "test_examples_per_s": run.data.metrics.get("test_timing_examples_per_s"),
         "device": run.data.tags.get("device"),
         "mlflow_run_id": run.info.run_id,
     }

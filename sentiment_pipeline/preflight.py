@@ -20,7 +20,7 @@ from pathlib import Path
 from sentiment_pipeline import tracking
 from sentiment_pipeline.config import Params, read_yaml
 from sentiment_pipeline.data.encoding import check_max_length, load_tokenizer
-from sentiment_pipeline.data.loading import check_dataset_folder
+from sentiment_pipeline.data.loading import check_dataset_folder, check_hub_dataset
 from sentiment_pipeline.data.sources import check_local, is_local
 from sentiment_pipeline.device import resolve_device
 from sentiment_pipeline.models.build import check_dropouts
@@ -59,6 +59,8 @@ def check_params(params: Params) -> None:
     """Raise the PipelineInputError a later stage would have raised, now."""
     if is_local(params.data.source):
         check_dataset_folder(Path(check_local(params.data.source, "data.source")))
+    else:  # a Hub id: offline, only a copy in the datasets cache loads
+        check_hub_dataset(params.data.source, params.data.revision)
     resolve_precision(params.train.precision, resolve_device(params.train.device))
     if params.model.type == "transformer":
         check_max_length(params.model.name, load_tokenizer(params.model.name), params.tokenize.max_length)

@@ -18,11 +18,29 @@ def _terminate(signum, frame):
     raise SystemExit(128 + signum)
 
 
+def _stop_with_parent() -> None:
+    """Linux: SIGTERM this stage when the process that started it (dvc) dies. DVC
+    ignores SIGINT while a stage runs and leaves it running when it is killed itself;
+    without this, `kill <dvc>` left the training going on, orphaned."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
+
+
 def run(main: Callable[[], None]) -> None:
     """Call a stage's main(); bad params, data or a missing file/folder exit with
-    status 2 and a message naming it (SENTIMENT_PIPELINE_DEBUG=1 shows the traceback)."""
+    status 2 and a message naming it (SENTIMENT_PIPELINE_DEBUG=1 shows the traceback).
+    Ctrl-C (SIGINT), SIGTERM and the death of the dvc process that started it stop
+    the stage at once, unwinding: the MLflow run closes, checkpoints stay."""
     os.environ.setdefault("DVC_NO_ANALYTICS", "1")
     signal.signal(signal.SIGTERM, _terminate)
+    _stop_with_parent()
     try:
         main()
     except (PipelineInputError, FileNotFoundError) as err:

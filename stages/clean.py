@@ -1,4 +1,4 @@
-"""Stage clean: data/raw -> data/clean/{train,validation,test}.parquet + metrics/clean.json."""
+"""Stage clean: data/raw -> data/clean/{train,validation,test}.parquet + reports/clean.json."""
 
 import json
 

@@ -1,5 +1,6 @@
-"""Stage evaluate: models/best on the test split -> metrics/eval.json (all
-metrics, calibration, by review length), predictions, curve data for the
+"""Stage evaluate: models/best on the test split -> metrics/eval.json (the
+headline metrics), reports/evaluation.json (all of them: per class, calibration,
+by review length), predictions, curve data for the
 plots, and the error analysis; all of it logged to the MLflow run, with the
 model itself as an MLflow pyfunc model, registered under mlflow.registered_model."""
 
@@ -18,11 +19,13 @@ from sentiment_pipeline.evaluation.error_analysis import error_analysis, to_mark
 from sentiment_pipeline.evaluation.metrics import predictions_table, roc_table
 from sentiment_pipeline.evaluation.report import (
     evaluation_metrics,
+    headline,
     length_bucket_table,
     pr_table,
     scaled_calibration_metrics,
 )
 from sentiment_pipeline.inference.predictor import predict_folder
+from sentiment_pipeline.models import card
 from sentiment_pipeline.models.artifact import ModelArtifact
 from sentiment_pipeline.precision import resolve_precision
 from sentiment_pipeline.serving.mlflow_model import log_and_register
@@ -56,8 +59,9 @@ def main() -> None:
     metrics.update(
         n_examples=len(test),
         dtype=precision.dtype,  # fp32 | bf16 | fp16 of the forward passes
-        **{paths.TIMING_KEY: {"examples_per_s": round(examples_per_s, 3)}},
     )
+    timing = {"examples_per_s": round(examples_per_s, 3)}  # to MLflow and timings/, not a DVC output
+    write_text(paths.EVAL_TIMING, json.dumps(timing, indent=2) + "\n")
 
     paths.REPORTS_DIR.mkdir(parents=True, exist_ok=True)
     predictions = predictions_table(
@@ -73,12 +77,21 @@ def main() -> None:
     errors = error_analysis(predictions, texts, params.error_examples, params.error_text_chars)
     write_text(paths.ERRORS_JSON, json.dumps(errors, indent=2, ensure_ascii=False) + "\n")
     write_text(paths.ERRORS_MD, to_markdown(errors))
-    write_text(paths.EVAL_METRICS, json.dumps(metrics, indent=2) + "\n")
+    write_text(paths.EVAL_REPORT, json.dumps(metrics, indent=2) + "\n")
+    write_text(paths.EVAL_METRICS, json.dumps(headline(metrics), indent=2) + "\n")
+    train_metrics = json.loads(paths.TRAIN_METRICS.read_text())
+    write_text(paths.MODEL_CARD_REPORT, card.render(all_params, train_metrics, metrics))
 
     with tracking.resume_run(paths.MODEL_DIR, mlflow_params.experiment) as mlflow_run:
         if mlflow_run:
-            tracking.log_metrics(tracking.flatten_metrics(metrics), prefix="test_")
-            for path in (paths.EVAL_METRICS, paths.ERRORS_JSON, paths.ERRORS_MD):
+            tracking.log_metrics(tracking.flatten_metrics({**metrics, paths.TIMING_KEY: timing}), prefix="test_")
+            for path in (
+                paths.EVAL_METRICS,
+                paths.EVAL_REPORT,
+                paths.ERRORS_JSON,
+                paths.ERRORS_MD,
+                paths.MODEL_CARD_REPORT,
+            ):
                 mlflow.log_artifact(str(path), "evaluation")
             if mlflow_params.log_model:
                 info = log_and_register(paths.MODEL_DIR, mlflow_params.registered_model)
@@ -93,7 +106,8 @@ def main() -> None:
                 )
     print(json.dumps({k: v for k, v in metrics.items() if k != "by_length"}, indent=2))
     print(
-        f"test accuracy {metrics['accuracy']:.4f}, F1 {metrics['f1']:.4f} on {len(test):,} reviews; "
+        f"test accuracy {metrics['accuracy']:.4f}, F1 {metrics['f1']:.4f} on {len(test):,} reviews "
+        f"({examples_per_s:.1f} reviews/s); "
         f"ECE {metrics['ece']:.4f}, {metrics['ece_scaled']:.4f} after temperature scaling (T={temperature:.3f})"
     )
     print(to_markdown(errors).split("\n## ")[0])

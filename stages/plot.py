@@ -17,13 +17,12 @@ def main() -> None:
     epochs = pd.read_csv(paths.TRAIN_HISTORY)
     steps = pd.read_csv(paths.TRAIN_STEPS)
     predictions = pd.read_csv(paths.PREDICTIONS)
-    metrics = json.loads(paths.EVAL_METRICS.read_text())
+    metrics = json.loads(paths.EVAL_REPORT.read_text())
 
     figures = {
         "train_loss.png": plots.train_loss(steps, epochs),
         "validation_metrics.png": plots.validation_metrics(epochs),
-        "validation_f1_smoothed.png": plots.smoothed_val_f1(epochs, params.plot.smoothing),
-        "epoch_time.png": plots.epoch_time(epochs),
+        "validation_f1_smoothed.png": plots.smoothed_val_f1(epochs, params.plot.smoothing, steps),
         "roc_curve.png": plots.roc_curve(pd.read_csv(paths.ROC_CURVE), metrics.get("roc_auc")),
         "pr_curve.png": plots.pr_curve(
             pd.read_csv(paths.PR_CURVE), metrics.get("pr_auc"), float(predictions["label"].mean())
@@ -43,7 +42,7 @@ def main() -> None:
     }
     paths.PLOTS_DIR.mkdir(parents=True, exist_ok=True)
     for name, fig in figures.items():
-        fig.savefig(paths.PLOTS_DIR / name, dpi=110)
+        fig.savefig(paths.PLOTS_DIR / name, dpi=plots.DPI)
         plt.close(fig)
     with tracking.resume_run(paths.MODEL_DIR, params.mlflow.experiment) as run:
         if run:

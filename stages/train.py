@@ -1,7 +1,8 @@
-"""Stage train: data/tokenized -> models/best, metrics/train.json, training history.
+"""Stage train: data/tokenized -> models/best, metrics/train.json, training history
+(and timings/train.json, untracked: the run's times and throughputs).
 
 Opens the MLflow run of this pipeline run; evaluate and plot add to it. A run
-killed midway leaves checkpoints in models/checkpoints (a persist output), and
+killed midway leaves checkpoints in models/checkpoints (git-ignored, no DVC output), and
 the next run with the same params and data resumes from the latest one.
 `train.processes` > 1 restarts this stage under torchrun (DDP); rank 0 writes.
 model.type picks the model: transformer and bilstm train with the HF Trainer
@@ -20,6 +21,7 @@ from sentiment_pipeline.config import load_params
 from sentiment_pipeline.data.encoding import load_saved_tokenizer
 from sentiment_pipeline.device import resolve_device
 from sentiment_pipeline.disk_space import check_free_space
+from sentiment_pipeline.models import card
 from sentiment_pipeline.precision import resolve_precision
 from sentiment_pipeline.stage import run, write_csv, write_text
 from sentiment_pipeline.training import distributed
@@ -62,12 +64,25 @@ def main() -> None:
         )
         tracking.log_train_summary(result.metrics)
         mlflow.set_tags({"device": result.device, "precision": result.precision, "processes": distributed.world_size()})
+        # the folder travels to the Hub as is; written before the folder's hash is tagged
+        write_text(paths.MODEL_CARD, card.render(params, result.metrics))
         tracking.tag_training_outputs(paths.MODEL_DIR, paths.TOKENIZED_DIR, result.metrics)
-    paths.REPORTS_DIR.mkdir(parents=True, exist_ok=True)
-    write_csv(pd.DataFrame(result.epochs), paths.TRAIN_HISTORY)
+    # times and throughputs (in MLflow already) to timings/, everything else to the DVC outputs:
+    # a rerun of the same params and data rewrites them byte for byte
+    history = pd.DataFrame(result.epochs)
+    timing = {
+        **result.metrics.pop(paths.TIMING_KEY),
+        "epochs": history[["epoch", *paths.TIMING_COLUMNS]].to_dict("records"),
+    }
+    write_text(paths.TRAIN_TIMING, json.dumps(timing, indent=2) + "\n")
+    write_csv(history.drop(columns=list(paths.TIMING_COLUMNS)), paths.TRAIN_HISTORY)
     write_csv(pd.DataFrame(result.steps, columns=["step", "epoch", "loss", "learning_rate"]), paths.TRAIN_STEPS)
     write_text(paths.TRAIN_METRICS, json.dumps(result.metrics, indent=2) + "\n")
     print(json.dumps(result.metrics, indent=2))
+    print(
+        f"{timing['train_runtime_s']:.1f} s of training, "
+        f"{timing['train_examples_per_s']:.1f} reviews/s ({paths.TRAIN_TIMING})"
+    )
 
 
 if __name__ == "__main__":

@@ -52,6 +52,16 @@ def pytest_sessionfinish(session, exitstatus) -> None:
 
 
 @pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's chromium, for the browser tests (the demo, the plots page): needed in CI."""
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    if not os.path.exists(path):
+        message = "Debian's chromium is needed for the browser tests: apt-get install chromium"
+        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
 def imdb_dir(tmp_path_factory) -> Path:
     return make_imdb_like(tmp_path_factory.mktemp("data") / "imdb")
 

@@ -37,12 +37,14 @@ def make_project(root: Path, imdb_dir: Path, model_dir: Path, **train_overrides)
     params["data"]["source"] = "datasets/imdb"
     params["train"].update(train_overrides)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    (root / ".gitignore").write_text("mlflow.db*\nmlartifacts/\n__pycache__/\n")
+    shutil.copy(REPO / ".gitignore", root)  # the project's: MLflow's store, checkpoints, timings/ stay out of git
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     env.pop("MLFLOW_TRACKING_URI", None)
     env.update(GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
     sh(["git", "init", "-q", "-b", "main"], root, env)
     sh([sys.executable, "-m", "dvc", "init", "-q"], root, env)
+    for name in ("config", "plots_offline.html"):  # the project's settings: plots render offline
+        shutil.copy(REPO / ".dvc" / name, root / ".dvc" / name)
     sh(["git", "add", "-A"], root, env)
     sh(["git", "commit", "-qm", "pipeline"], root, env)
     return root, env

@@ -357,8 +357,9 @@ def fake_run(tmp: Path, seed: int, calibrated: bool, rc: int = 0) -> Path:
     if calibrated:
         test.update(ece_scaled=0.008, temperature=1.37)
     (work / "metrics" / "eval.json").write_text(json.dumps(test))
-    train = {"n_train": 22500, "timing": {"train_runtime_s": 812.5, "train_examples_per_s": 83.1}}
-    (work / "metrics" / "train.json").write_text(json.dumps(train))
+    (work / "metrics" / "train.json").write_text(json.dumps({"n_train": 22500}))
+    (work / "timings").mkdir()
+    (work / "timings" / "train.json").write_text(json.dumps({"train_runtime_s": 812.5, "train_examples_per_s": 83.1}))
     (work / "models" / "best" / "config.json").write_text("{}")
     (work / "models" / "best" / "model.safetensors").write_bytes(b"weights")
     (work / "models" / "checkpoints" / "state.txt").write_text("checkpoint")
@@ -391,7 +392,7 @@ def test_results_leave_weights_and_checkpoints_behind(tmp_path):
     summary = json.loads((tmp_path / "out1" / "run_summary.json").read_text())
     assert summary["gpu"] == "NVIDIA H100 80GB HBM3" and summary["complete"] is True
     assert summary["params"]["train.seed"] == 1 and summary["params"]["tokenize.max_length"] == 256
-    assert summary["train"]["timing"]["train_runtime_s"] == 812.5 and summary["test"]["accuracy"] == 0.931
+    assert summary["timing"]["train_runtime_s"] == 812.5 and summary["test"]["accuracy"] == 0.931
     mlflow = summary["mlflow"]
     assert mlflow["run_id"] == "run-a" and mlflow["matched_by"] == "model_sha256 tag"  # not the newer run-b
     assert mlflow["params"] == {"train.epochs": "3", "train.seed": "1"} and mlflow["metrics"]["test_accuracy"] == 0.93

@@ -60,6 +60,21 @@ def test_a_stopped_run_is_not_reproduced_and_does_not_crash(committed):
 def test_a_real_rerun_is_reproduced(committed):
     root, env = committed
     dvc(committed, "repro", "-f")
+    assert sh(["git", "status", "--porcelain"], root, env) == ""  # the plain check: a rerun leaves git clean
     result = check(root, env)
     assert result.returncode == 0, result.stdout
-    assert "0 different" in result.stdout
+    assert "0 different" in result.stdout and "0 files differ" in result.stdout
+
+
+@pytest.mark.slow
+def test_an_output_edited_after_the_run_is_named(committed):
+    root, env = committed
+    report = root / "reports/errors.md"
+    original = report.read_text()
+    report.write_text(original + "edited by hand\n")
+    try:
+        result = check(root, env)
+    finally:
+        report.write_text(original)
+    assert result.returncode == 1 and "NOT REPRODUCED  stage evaluate" in result.stdout, result.stdout
+    assert "reports/errors.md" in result.stdout

@@ -166,3 +166,22 @@ def test_a_smaller_copy_with_the_shipped_card_loads(imdb_dir, tmp_path):
 
     folder = _copy_with(imdb_dir, tmp_path, lambda f: shutil.copy(REPO / "datasets/imdb/README.md", f / "README.md"))
     assert len(load_labelled(str(folder))["train"]) == 123
+
+
+def test_the_shipped_dataset_card_is_read_whole():
+    """datasets drops a card's split sizes with a warning ("The splits field in YAML is
+    malformed") when a field is missing; the shipped card's sizes are the files' own."""
+    import pyarrow.parquet as pq
+    from datasets.info import DatasetInfosDict
+    from huggingface_hub import DatasetCard
+
+    from tests.helpers import REPO
+
+    folder = REPO / "datasets" / "imdb"
+    infos = DatasetInfosDict.from_dataset_card_data(DatasetCard.load(folder / "README.md").data)
+    splits = infos["plain_text"].splits
+    assert isinstance(splits, dict), "the card's dataset_info.splits was dropped as malformed"
+    for split in ("train", "test"):
+        (file,) = (folder / "plain_text").glob(f"{split}-*.parquet")
+        assert splits[split].num_examples == pq.ParquetFile(file).metadata.num_rows
+        assert splits[split].num_bytes > 0

@@ -22,15 +22,6 @@ _spec.loader.exec_module(demo_in_browser)
 
 
 @pytest.fixture(scope="module")
-def chromium():
-    path = shutil.which("chromium") or demo_in_browser.CHROMIUM
-    if not os.path.exists(path):
-        message = "Debian's chromium is needed for the browser test: apt-get install chromium"
-        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
-    return path
-
-
-@pytest.fixture(scope="module")
 def demo_url(trained_workspace, tmp_path_factory):
     """The demo serving the tiny model, with an eval.json that scores it 75%."""
     metrics = tmp_path_factory.mktemp("demo") / "eval.json"

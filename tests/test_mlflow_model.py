@@ -234,3 +234,16 @@ def test_the_demo_serves_a_registered_model(registry_store):
     assert max(scores, key=scores.get).lower().startswith(expected["label"])
     assert max(scores.values()) == pytest.approx(max(expected["score_pos"], 1 - expected["score_pos"]), abs=1e-6)
     assert "whole review" in note
+
+
+def test_the_pyfunc_is_type_hinted_so_mlflow_does_not_warn():
+    """MLflow warns "Add type hints to the `predict` method" for a PythonModel without them."""
+    import warnings
+
+    from sentiment_pipeline.serving import pyfunc
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        importlib.reload(pyfunc)  # the warning comes when the class is defined
+    assert not [w for w in caught if "type hints" in str(w.message)], [str(w.message) for w in caught]
+    assert pyfunc.SentimentModel().predict_type_hints.input is pd.DataFrame

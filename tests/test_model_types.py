@@ -129,7 +129,9 @@ def test_tfidf_logreg_through_the_stages_without_pickle(tmp_path, tokenized_work
     tokenized = load_from_disk(str(root / paths.TOKENIZED_DIR))
     assert "text" in tokenized["train"].column_names and not any(tokenized["test"]["truncated"])
     model_dir = root / paths.MODEL_DIR
-    assert sorted(p.name for p in model_dir.iterdir()) == sorted([*tfidf.MODEL_FILES, "sentiment_pipeline.json"])
+    assert sorted(p.name for p in model_dir.iterdir()) == sorted(
+        [*tfidf.MODEL_FILES, "sentiment_pipeline.json", "README.md"]
+    )
     evaluation = json.loads((root / paths.EVAL_METRICS).read_text())
     assert evaluation["accuracy"] >= 0.9  # the cue words make the fixture easy for a bag of n-grams
     assert_evaluated_as_predicted(root)

@@ -1,12 +1,19 @@
 """The whole DVC pipeline in a throw-away git repo on the tiny fixtures:
 what runs on `dvc repro`, what reruns after a loss change, what MLflow holds."""
 
+import importlib.util
 import subprocess
 import sys
 
 import pytest
+import yaml
 
 from tests.dvc_project import STAGES, dvc, make_project, runs, sh, stages_run
+from tests.helpers import REPO
+
+_spec = importlib.util.spec_from_file_location("plots_in_browser", REPO / "tools" / "plots_in_browser.py")
+plots_in_browser = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(plots_in_browser)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +53,7 @@ def test_repro_runs_every_stage_then_nothing(project, baseline):
     for out in (
         "metrics/train.json",
         "metrics/eval.json",
-        "metrics/clean.json",
+        "reports/clean.json",
         "plots/roc_curve.png",
         "models/best/model.safetensors",
         "reports/train_history.csv",
@@ -89,9 +96,19 @@ def test_plots_diff_renders_both_experiments(project, experiments, tmp_path):
     for rev in ("lw-1.5", "cp-0"):
         assert f'"rev": "{rev}"' in html
     # ROC, history, confusion, PR, reliability, accuracy by length
-    for field in ('"fpr"', '"val_f1"', '"epoch_time_s"', '"predicted"', '"recall"', '"confidence"', '"bucket"'):
+    for field in ('"fpr"', '"val_f1"', '"learning_rate"', '"predicted"', '"recall"', '"confidence"', '"bucket"'):
         assert field in html
     assert (tmp_path / "diff_html" / "static" / "cp-0_plots_roc_curve.png").is_file()
+    assert "cdn.jsdelivr.net" not in html  # .dvc/config's plots.html_template: the scripts are in the page
+
+
+def test_plots_diff_draws_every_plot_with_the_network_off(project, experiments, tmp_path, chromium):
+    dvc(project, "plots", "diff", "lw-1.5", "cp-0", "-o", str(tmp_path / "diff_html"))
+    page = plots_in_browser.render(tmp_path / "diff_html" / "index.html", tmp_path / "diff.png", chromium)
+    declared = len(yaml.safe_load((project[0] / "dvc.yaml").read_text())["plots"]) - 1  # and plots/ (PNGs)
+    assert page["external"] == [], "the page asked the network for something"
+    assert page["plots"] == declared and page["blank"] == [], page
+    assert page["images"] == 2 * len(list((project[0] / "plots").glob("*.png")))  # each PNG, both experiments
 
 
 def test_invalid_param_fails_fast_naming_the_key(project):

@@ -155,6 +155,23 @@ def test_the_wrong_file_or_folder_is_named_by_the_validate_stage(case, words, tm
         "no test split": str(half),
     }[what]
     section, field = key.split(".")
+    settings = {"data": {"source": str(imdb_dir)}}  # a good one where the case is about the model
+    settings.setdefault(section, {})[field] = value
     with pytest.raises(PipelineInputError, match=words):
-        check_params(parse_params({section: {field: value}}))
+        check_params(parse_params(settings))
     assert not (tmp_path / "mlflow.db").exists()  # stopped before anything was created
+
+
+def test_validate_refuses_an_unreachable_hub_dataset_up_front(tmp_path, monkeypatch, tiny_model_dir):
+    """validate used to say `params: valid` for a Hub data.source it could not reach (the
+    download stage failed later); now it loads the card as it loads model.name's tokenizer."""
+    from sentiment_pipeline.config import parse_params
+    from sentiment_pipeline.preflight import check_params
+
+    monkeypatch.chdir(tmp_path)
+    params = parse_params({"data": {"source": "stanfordnlp/imdb"}, "model": {"name": str(tiny_model_dir)}})
+    with pytest.raises(
+        SourceError, match=r"(?s)data.source 'stanfordnlp/imdb' could not be loaded .*-S data.source=PATH"
+    ):
+        check_params(params)
+    assert not (tmp_path / "mlflow.db").exists()  # stopped before the MLflow store was touched

@@ -2,6 +2,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
@@ -48,3 +49,40 @@ def test_sigterm_closes_the_mlflow_run_as_failed(tmp_path):
     assert proc.wait(timeout=60) == 128 + signal.SIGTERM
     run_id = (tmp_path / "run_id").read_text()
     assert MlflowClient(f"sqlite:///{tmp_path}/mlflow.db").get_run(run_id).info.status == "FAILED"
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state in ("Z", "X")  # exited (a zombie waits for init to reap it)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_stage_stops_when_the_dvc_process_that_started_it_is_killed(tmp_path):
+    """DVC leaves its stage running when it is killed itself: the stage must notice."""
+    ready = tmp_path / "ready"
+    stage = (
+        "import pathlib, time; from sentiment_pipeline.stage import run\n"
+        f"run(lambda: pathlib.Path({str(ready)!r}).touch() or time.sleep(120))"
+    )
+    parent = (
+        "import subprocess, sys\n"
+        f"child = subprocess.Popen([sys.executable, '-c', {stage!r}])\n"
+        "print(child.pid, flush=True)\n"
+        "child.wait()\n"
+    )
+    dvc_like = subprocess.Popen([sys.executable, "-c", parent], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    pid = int(dvc_like.stdout.readline())
+    deadline = time.time() + 60
+    while not ready.exists() and time.time() < deadline:
+        time.sleep(0.1)
+    assert ready.exists() and not _gone(pid)
+    dvc_like.kill()  # SIGKILL: no handler of its own runs
+    dvc_like.wait()
+    started = time.time()
+    while not _gone(pid) and time.time() - started < 10:
+        time.sleep(0.05)
+    assert _gone(pid), "the stage kept running after its parent was killed"
+    assert time.time() - started < 5

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 from datasets import load_from_disk
+from huggingface_hub import ModelCard
 from mlflow.tracking import MlflowClient
 
 from sentiment_pipeline import paths
@@ -83,8 +84,17 @@ def test_train(run_until):
     history = pd.read_csv(workspace / paths.TRAIN_HISTORY)
     assert list(history["epoch"]) == [1, 2, 3] and metrics["epochs_run"] == 3
     assert metrics["val_f1"] == history["val_f1"].max()
-    assert {"train_loss", "val_loss", "val_accuracy", "val_f1", "epoch_time_s"} <= set(history.columns)
+    assert {"train_loss", "val_loss", "val_accuracy", "val_f1"} <= set(history.columns)
+    # times go to timings/ (and MLflow), not into the DVC outputs: a rerun rewrites those byte for byte
+    assert not set(paths.TIMING_COLUMNS) & set(history.columns) and paths.TIMING_KEY not in metrics
+    timing = json.loads((workspace / paths.TRAIN_TIMING).read_text())
+    assert [row["epoch"] for row in timing["epochs"]] == [1, 2, 3]
+    assert timing["train_runtime_s"] == pytest.approx(sum(row["epoch_time_s"] for row in timing["epochs"]), abs=0.01)
     assert len(pd.read_csv(workspace / paths.TRAIN_STEPS)) >= 2
+    # the folder carries its model card, with the figures of metrics/train.json
+    card = ModelCard.load(workspace / paths.MODEL_CARD)
+    (validation,) = [r for r in card.data.eval_results if r.metric_type == "accuracy"]
+    assert validation.dataset_split == "validation" and validation.metric_value == round(metrics["val_accuracy"], 4)
 
 
 def test_train_logged_an_mlflow_run(run_until):
@@ -101,7 +111,15 @@ def test_train_logged_an_mlflow_run(run_until):
 
 def test_evaluate(run_until):
     workspace = run_until("evaluate")
-    metrics = json.loads((workspace / paths.EVAL_METRICS).read_text())
+    metrics = json.loads((workspace / paths.EVAL_REPORT).read_text())
+    # metrics/eval.json: the figures runs are compared by, the same numbers as the full report
+    headline = json.loads((workspace / paths.EVAL_METRICS).read_text())
+    assert list(headline) == ["accuracy", "f1", "roc_auc", "log_loss", "brier", "ece", "ece_scaled"] + [
+        "log_loss_scaled",
+        "temperature",
+        "n_examples",
+    ]
+    assert headline == {k: metrics[k] for k in headline}
     # temperature scaling: the model folder's T, calibration before and after, accuracy untouched
     temperature = json.loads((workspace / paths.MODEL_DIR / "sentiment_pipeline.json").read_text())["temperature"]
     assert (
@@ -131,6 +149,13 @@ def test_evaluate(run_until):
     } <= set(metrics)
     assert 0 <= metrics["ece"] <= metrics["mce"] <= 1
     assert sum(b["n"] for b in metrics["by_length"].values()) == 60
+    # the throughput: in timings/ and the MLflow run, not in metrics/eval.json (it differs run to run)
+    throughput = json.loads((workspace / paths.EVAL_TIMING).read_text())["examples_per_s"]
+    assert paths.TIMING_KEY not in metrics and throughput > 0
+    assert training_run(workspace).data.metrics["test_timing_examples_per_s"] == throughput
+    card = ModelCard.load(workspace / paths.MODEL_CARD_REPORT)
+    test_f1 = [r.metric_value for r in card.data.eval_results if (r.dataset_split, r.metric_type) == ("test", "f1")]
+    assert test_f1 == [round(metrics["f1"], 4)]
     errors = json.loads((workspace / paths.ERRORS_JSON).read_text())
     assert errors["n_errors"] == round((1 - metrics["accuracy"]) * 60)
     assert errors["false_positives"] + errors["false_negatives"] == errors["n_errors"]
@@ -152,7 +177,7 @@ def test_the_scaled_metrics_are_those_of_the_scaled_probabilities(run_until):
     import numpy as np
 
     workspace = run_until("evaluate")
-    metrics = json.loads((workspace / paths.EVAL_METRICS).read_text())
+    metrics = json.loads((workspace / paths.EVAL_REPORT).read_text())
     p = pd.read_csv(workspace / paths.PREDICTIONS)
     labels, raw, scaled = p["label"].to_numpy(), p["prob_pos"].to_numpy(), p["prob_pos_scaled"].to_numpy()
     t = metrics["temperature"]
@@ -194,7 +219,6 @@ def test_plot(run_until):
             "train_loss.png",
             "validation_metrics.png",
             "validation_f1_smoothed.png",
-            "epoch_time.png",
             "roc_curve.png",
             "confusion_matrix.png",
             "pr_curve.png",

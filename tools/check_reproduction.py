@@ -3,15 +3,16 @@
 
     dvc repro -f && python tools/check_reproduction.py [--rev HEAD]
 
-First, that there is a complete run here: every output dvc.lock names exists
-and `dvc status` finds each one hashing as the lock says, with no stage stale
-(a fresh clone without a run, or a run stopped midway, fails here: the lock
-and metrics it would otherwise compare are still the committed ones). Then it
-compares with the commit `--rev`:
-- every output hash in dvc.lock, models/best above all, except the outputs that
-  hold timings (metrics/train.json, metrics/eval.json, reports/train_history.csv,
-  plots/), which differ run to run by design;
-- every metric in metrics/*.json except those under "timing".
+It is `git diff --exit-code` with the two checks git cannot make:
+- first, that there is a complete run here: every output dvc.lock names exists
+  and `dvc status` finds each one hashing as the lock says, with no stage stale
+  (a fresh clone without a run, or a run stopped midway, fails here: the lock and
+  metrics it would otherwise compare are still the committed ones);
+- then, against the commit `--rev`: every output hash in dvc.lock (models/best
+  above all, which git does not hold) and every metric in metrics/*.json, then
+  every other file git tracks. No exclusions: times and throughputs go to MLflow
+  and timings/, never into a DVC output, so a rerun rewrites each output byte
+  for byte.
 Prints each difference and exits 1 if there is any, else prints what matched.
 """
 
@@ -25,9 +26,7 @@ from pathlib import Path
 
 import yaml
 
-TIMING_KEY = "timing"
-TIMING_OUTPUTS = {"metrics/train.json", "metrics/eval.json", "reports/train_history.csv", "plots"}
-METRICS = ("metrics/clean.json", "metrics/train.json", "metrics/eval.json")
+METRICS = ("metrics/train.json", "metrics/eval.json")
 
 
 def at_rev(rev: str, path: str) -> str:
@@ -78,25 +77,24 @@ def main() -> None:
     problems, matched = [], 0
     committed, here = out_hashes(at_rev(args.rev, "dvc.lock")), out_hashes(lock_text)
     for path in sorted(set(committed) | set(here)):
-        if path in TIMING_OUTPUTS:
-            continue
         if committed.get(path) != here.get(path):
             problems.append(f"dvc.lock {path}: {committed.get(path)} at {args.rev}, {here.get(path)} here")
         else:
             matched += 1
     for path in METRICS:
-        old = {k: v for k, v in flat(json.loads(at_rev(args.rev, path))).items() if not k.startswith(TIMING_KEY)}
-        new = {k: v for k, v in flat(json.loads(Path(path).read_text())).items() if not k.startswith(TIMING_KEY)}
+        old, new = flat(json.loads(at_rev(args.rev, path))), flat(json.loads(Path(path).read_text()))
         for key in sorted(set(old) | set(new)):
             if old.get(key) != new.get(key):
                 problems.append(f"{path} {key}: {old.get(key)} at {args.rev}, {new.get(key)} here")
             else:
                 matched += 1
+    changed = subprocess.run(["git", "diff", "--name-only", args.rev, "--"], capture_output=True, text=True).stdout
+    problems += [f"git: {path} differs from {args.rev}" for path in changed.split()]
     for line in problems:
         print(f"DIFFERENT  {line}")
     print(
         f"{matched} output hashes and metrics identical to {args.rev}, {len(problems)} different "
-        f"(timings excluded: {', '.join(sorted(TIMING_OUTPUTS))} and metrics under '{TIMING_KEY}')"
+        f"(then git diff {args.rev}: {len(changed.split())} files differ)"
     )
     print(f"models/best: {here.get('models/best')}")
     sys.exit(1 if problems else 0)

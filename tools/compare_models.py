@@ -11,7 +11,7 @@ extra -S settings (the data subset, the dataset path) go to every experiment.
 The BiLSTM learns from scratch and gets its own optimisation settings
 (--bilstm-settings). `collect` reads `dvc exp show --json` and prints test
 accuracy, F1 and ECE, training time, inference throughput, parameter count and
-size on disk of each finished cmp-* experiment.
+size on disk of each finished cmp-* experiment (the times from its MLflow run).
 """
 
 from __future__ import annotations
@@ -20,10 +20,13 @@ import argparse
 import os
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
+from sentiment_pipeline import experiment_reports
+from sentiment_pipeline.config import load_params
 from sentiment_pipeline.dvc_experiments import finished_experiments, get, load_exp_show, run_queue_commands
 
 PREFIX = "cmp-"
@@ -32,11 +35,11 @@ COLUMNS = {  # column: (metrics file, key path)
     "test accuracy": ("metrics/eval.json", ("accuracy",)),
     "test F1": ("metrics/eval.json", ("f1",)),
     "test ECE": ("metrics/eval.json", ("ece",)),
-    "train time (s)": ("metrics/train.json", ("timing", "train_runtime_s")),
-    "inference (reviews/s)": ("metrics/eval.json", ("timing", "examples_per_s")),
     "parameters": ("metrics/train.json", ("n_parameters",)),
     "size on disk (MB)": ("metrics/train.json", ("model_size_mb",)),
 }
+TIMING_COLUMNS = {"train time (s)": "train_seconds", "inference (reviews/s)": "test_examples_per_s"}  # from MLflow
+ALL_COLUMNS = [*list(COLUMNS)[:3], *TIMING_COLUMNS, *list(COLUMNS)[3:]]
 
 
 def default_transformer() -> str:
@@ -72,10 +75,19 @@ def queue_commands(
     return commands
 
 
-def experiment_rows(exp_show: list[dict], prefix: str = PREFIX) -> pd.DataFrame:
+def mlflow_timing(name: str) -> dict:
+    """The timings of experiment `name`'s MLflow run (None where it has none)."""
+    return experiment_reports.mlflow_timing(name, load_params().mlflow.experiment)
+
+
+def experiment_rows(
+    exp_show: list[dict], prefix: str = PREFIX, timing: Callable[[str], dict] = mlflow_timing
+) -> pd.DataFrame:
+    """One row per finished experiment: its metrics from `dvc exp show`, its times from `timing(name)`."""
     rows = []
     for name, params, metrics in finished_experiments(exp_show, prefix):
         model_type = get(params, "model", "type") or "transformer"
+        times = timing(name)
         rows.append(
             {
                 "experiment": name,
@@ -85,9 +97,10 @@ def experiment_rows(exp_show: list[dict], prefix: str = PREFIX) -> pd.DataFrame:
                 f"{get(params, 'data', 'test_size') or 'all'}",
                 "epochs": get(params, "train", "epochs") if model_type != "tfidf_logreg" else "-",
                 **{col: get(metrics, path, *key) for col, (path, key) in COLUMNS.items()},
+                **{col: times.get(field) for col, field in TIMING_COLUMNS.items()},
             }
         )
-    return pd.DataFrame(rows, columns=["experiment", "model.type", "model", "train / test", "epochs", *COLUMNS])
+    return pd.DataFrame(rows, columns=["experiment", "model.type", "model", "train / test", "epochs", *ALL_COLUMNS])
 
 
 def to_markdown(rows: pd.DataFrame) -> str:
@@ -100,7 +113,7 @@ def to_markdown(rows: pd.DataFrame) -> str:
             return f"{value:.4f}"
         return f"{value:,.1f}" if isinstance(value, float) else str(value)
 
-    cols = ["experiment", "model.type", "train / test", "epochs", *COLUMNS]
+    cols = ["experiment", "model.type", "train / test", "epochs", *ALL_COLUMNS]
     lines = ["| " + " | ".join(cols) + " |", "|" + " --- |" * len(cols)]
     for r in rows.to_dict(orient="records"):
         lines.append("| " + " | ".join(fmt(c, r[c]) for c in cols) + " |")

@@ -23,6 +23,14 @@ REQUIRED_SPLITS = ("train", "test")
 REQUIRED_COLUMNS = (TEXT, LABEL)
 
 
+def check_hub_dataset(source: str, revision: str | None = None) -> None:
+    """That a Hub `data.source` resolves (its card and file list, no data), from the
+    Hub or, offline, the datasets cache: seconds at validate instead of a failure at
+    download. An unreachable one raises SourceError naming data.source and the fix."""
+    with loading(source, "data.source"):
+        datasets.load_dataset_builder(source, revision=revision)
+
+
 def load_labelled(source: str, revision: str | None = None) -> DatasetDict:
     """Load the train and test splits of `source` with `datasets.load_dataset`.
 

@@ -26,6 +26,10 @@ def ema(values: pd.Series, smoothing: float) -> pd.Series:
     return values.ewm(alpha=1 - smoothing, adjust=False).mean()
 
 
+SCORE_LIMITS = (0.5, 1.0)  # accuracy/F1 axes: the same on every run, so two runs' PNGs compare by eye
+DPI = 90  # 630 px wide: two figures side by side fit `dvc plots diff`'s page
+
+
 def train_loss(steps: pd.DataFrame, epochs: pd.DataFrame) -> Figure:
     fig, ax = _figure("Training loss", "epoch", "loss")
     if not steps.empty:
@@ -34,40 +38,52 @@ def train_loss(steps: pd.DataFrame, epochs: pd.DataFrame) -> Figure:
     ax.plot(epochs["epoch"], epochs["val_loss"], "s--", color="tab:orange", label="validation, weighted")
     if "val_log_loss" in epochs:
         ax.plot(epochs["epoch"], epochs["val_log_loss"], "^:", color="tab:red", label="validation, plain log loss")
+    ax.set_ylim(0, max(1.0, float(steps["loss"].max()) if not steps.empty else 0.0))
     ax.legend()
     return fig
 
 
 def validation_metrics(epochs: pd.DataFrame) -> Figure:
-    fig, ax = _figure("Validation metrics", "epoch", "score")
-    for column, label in (
-        ("val_accuracy", "accuracy"),
-        ("val_f1", "F1"),
-        ("val_precision", "precision"),
-        ("val_recall", "recall"),
-    ):
-        if column in epochs:
-            ax.plot(epochs["epoch"], epochs[column], "o-", label=label)
-    ax.set_xticks(epochs["epoch"])
-    ax.legend()
+    """Per epoch; with one epoch (one dot per line), the scores as labelled bars."""
+    scores = [
+        (c, name)
+        for c, name in (
+            ("val_accuracy", "accuracy"),
+            ("val_f1", "F1"),
+            ("val_precision", "precision"),
+            ("val_recall", "recall"),
+        )
+        if c in epochs
+    ]
+    if len(epochs) == 1:
+        fig, ax = _figure(f"Validation scores (epoch {int(epochs['epoch'].iloc[0])})", "", "score")
+        bars = ax.bar([name for _, name in scores], [float(epochs[c].iloc[0]) for c, _ in scores], color="tab:blue")
+        ax.bar_label(bars, fmt="%.3f", padding=2)
+    else:
+        fig, ax = _figure("Validation metrics", "epoch", "score")
+        for column, name in scores:
+            ax.plot(epochs["epoch"], epochs[column], "o-", label=name)
+        ax.set_xticks(epochs["epoch"])
+        ax.legend()
+    ax.set_ylim(*SCORE_LIMITS)
     return fig
 
 
-def smoothed_val_f1(epochs: pd.DataFrame, smoothing: float) -> Figure:
+def smoothed_val_f1(epochs: pd.DataFrame, smoothing: float, steps: pd.DataFrame | None = None) -> Figure:
+    """Validation F1 per epoch, smoothed; with one epoch, the per-step training loss smoothed instead."""
+    if len(epochs) == 1 and steps is not None and not steps.empty:
+        fig, ax = _figure(f"Training loss per step (EMA smoothing {smoothing})", "step", "loss")
+        ax.plot(steps["step"], steps["loss"], alpha=0.4, label="raw")
+        ax.plot(steps["step"], ema(steps["loss"], smoothing), "-", linewidth=2, label="smoothed")
+        ax.set_ylim(0, max(1.0, float(steps["loss"].max())))
+        ax.legend()
+        return fig
     fig, ax = _figure(f"Validation F1 (EMA smoothing {smoothing})", "epoch", "F1")
     ax.plot(epochs["epoch"], epochs["val_f1"], "o", alpha=0.4, label="raw")
     ax.plot(epochs["epoch"], ema(epochs["val_f1"], smoothing), "-", linewidth=2, label="smoothed")
     ax.set_xticks(epochs["epoch"])
+    ax.set_ylim(*SCORE_LIMITS)
     ax.legend()
-    return fig
-
-
-def epoch_time(epochs: pd.DataFrame) -> Figure:
-    fig, ax = _figure("Training time per epoch", "epoch", "seconds")
-    bars = ax.bar(epochs["epoch"], epochs["epoch_time_s"], color="tab:green")
-    if "epoch_examples_per_s" in epochs:
-        ax.bar_label(bars, labels=[f"{v:.1f} ex/s" for v in epochs["epoch_examples_per_s"]])
-    ax.set_xticks(epochs["epoch"])
     return fig
 
 
@@ -170,6 +186,5 @@ def accuracy_by_length(buckets: pd.DataFrame) -> Figure:
     labels = [f"{r.bucket}\n{r.tokens_from}-{r.tokens_to}\n(n={r.n})" for r in buckets.itertuples()]
     bars = ax.bar(labels, buckets["accuracy"], color="tab:blue")
     ax.bar_label(bars, labels=[f"{a:.3f}\nECE {e:.3f}" for a, e in zip(buckets["accuracy"], buckets["ece"])], padding=2)
-    low = max(0.0, float(buckets["accuracy"].min()) - 0.15)
-    ax.set_ylim(low, 1.05)
+    ax.set_ylim(SCORE_LIMITS[0], 1.05)  # fixed, like every score axis
     return fig

