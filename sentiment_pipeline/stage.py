@@ -40,6 +40,9 @@ def run(main: Callable[[], None]) -> None:
     the stage at once, unwinding: the MLflow run closes, checkpoints stay."""
     os.environ.setdefault("DVC_NO_ANALYTICS", "1")
     signal.signal(signal.SIGTERM, _terminate)
+    # Ctrl-C raises KeyboardInterrupt even where SIGINT came in ignored (a shell starts background
+    # jobs, `cmd &` in a script, with SIGINT ignored, and Python then keeps it ignored)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     _stop_with_parent()
     try:
         main()

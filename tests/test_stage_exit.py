@@ -86,3 +86,22 @@ def test_a_stage_stops_when_the_dvc_process_that_started_it_is_killed(tmp_path):
         time.sleep(0.05)
     assert _gone(pid), "the stage kept running after its parent was killed"
     assert time.time() - started < 5
+
+
+def test_sigint_stops_a_stage_started_with_sigint_ignored(tmp_path):
+    """`dvc repro &` from a script starts with SIGINT ignored; Ctrl-C (or kill -INT) must still stop it."""
+    ready = tmp_path / "ready"
+    stage = (
+        "import pathlib, time; from sentiment_pipeline.stage import run\n"
+        f"run(lambda: pathlib.Path({str(ready)!r}).touch() or time.sleep(120))"
+    )
+    ignored = lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)
+    proc = subprocess.Popen([sys.executable, "-c", stage], cwd=REPO, preexec_fn=ignored, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while not ready.exists() and time.time() < deadline:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    started = time.time()
+    proc.wait(timeout=20)
+    assert proc.returncode != 0 and time.time() - started < 5
+    assert b"KeyboardInterrupt" in proc.stderr.read()
