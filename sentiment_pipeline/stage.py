@@ -46,6 +46,12 @@ def run(main: Callable[[], None]) -> None:
     _stop_with_parent()
     try:
         main()
+    except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback from wherever the step was
+        print(
+            "interrupted: what the stage wrote so far is kept (a training's checkpoints too); `dvc repro` resumes",
+            file=sys.stderr,
+        )
+        sys.exit(128 + signal.SIGINT)
     except (PipelineInputError, FileNotFoundError) as err:
         if os.environ.get("SENTIMENT_PIPELINE_DEBUG"):
             raise

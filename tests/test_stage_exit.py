@@ -103,5 +103,6 @@ def test_sigint_stops_a_stage_started_with_sigint_ignored(tmp_path):
     proc.send_signal(signal.SIGINT)
     started = time.time()
     proc.wait(timeout=20)
-    assert proc.returncode != 0 and time.time() - started < 5
-    assert b"KeyboardInterrupt" in proc.stderr.read()
+    assert proc.returncode == 128 + signal.SIGINT and time.time() - started < 5
+    err = proc.stderr.read().decode()
+    assert err.startswith("interrupted: ") and "Traceback" not in err
