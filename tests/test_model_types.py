@@ -21,7 +21,6 @@ from sentiment_pipeline.errors import PipelineInputError
 from sentiment_pipeline.models import tfidf
 from sentiment_pipeline.models.bilstm import BiLSTMConfig, BiLSTMForSequenceClassification
 from sentiment_pipeline.training import tfidf_fit
-from sentiment_pipeline.training.fit import folder_size_mb
 from tests.fixtures import make_tiny_transformer, training_run
 
 
@@ -58,6 +57,11 @@ def assert_evaluated_as_predicted(root):
     texts = pd.read_parquet(root / "data/clean/test.parquet")[paths.TEXT].tolist()
     analyzer = SentimentAnalyzer.from_pretrained(root / paths.MODEL_DIR, device="cpu", precision="fp32")
     np.testing.assert_allclose(analyzer.predict_proba(texts), predictions["prob_pos_scaled"], atol=1e-5)
+
+
+def model_files_mb(model_dir) -> float:
+    """What the model loads, in MB: the folder but its card (README.md, written after the size)."""
+    return round(sum(f.stat().st_size for f in model_dir.rglob("*") if f.name != "README.md") / 1e6, 3)
 
 
 def mlflow_run(root):
@@ -112,7 +116,7 @@ def test_bilstm_trains_and_evaluates_through_the_stages(tmp_path, tokenized_work
     assert saved["model_type"] == "bilstm"
     train = json.loads((root / paths.TRAIN_METRICS).read_text())
     assert train["n_parameters"] == sum(p.numel() for p in model.parameters())
-    assert train["model_size_mb"] == folder_size_mb(model_dir)
+    assert train["model_size_mb"] == model_files_mb(model_dir)
     assert_evaluated_as_predicted(root)
     run = mlflow_run(root)
     assert run.data.tags["model_type"] == "bilstm"
@@ -225,7 +229,7 @@ def test_transformer_architectures_run_through_the_pipeline(
     train = json.loads((root / paths.TRAIN_METRICS).read_text())
     model = AutoModelForSequenceClassification.from_pretrained(model_dir)
     assert train["n_parameters"] == sum(p.numel() for p in model.parameters())
-    assert train["model_size_mb"] == folder_size_mb(model_dir)
+    assert train["model_size_mb"] == model_files_mb(model_dir)
     assert mlflow_run(root).data.tags["model_name"] == str(model_src)
 
 

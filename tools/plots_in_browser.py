@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
 CHROMIUM = "/usr/bin/chromium"
-# a plot drew when vega-embed left an <svg> with marks, or a <canvas> of some size, in its div
-DRAWN = """() => [...document.querySelectorAll('div[id] > script')].map(s => s.parentElement).map(div => ({
-    id: div.id,
-    drawn: !!(div.querySelector('svg g.mark-group, svg path, svg rect') ||
-              [...div.querySelectorAll('canvas')].some(c => c.width > 0 && c.height > 0)),
+# a plot drew when vega-embed left a <canvas> of some size (or an <svg> with marks) in its div
+DRAWN = """ids => ids.map(id => document.getElementById(id)).map((div, i) => ({
+    id: ids[i],
+    drawn: !!div && ([...div.querySelectorAll('canvas')].some(c => c.width > 0 && c.height > 0) ||
+                     !!div.querySelector('svg path, svg rect')),
 }))"""
 
 
@@ -51,7 +52,8 @@ def render(page_file: Path, screenshot: Path | None = None, chromium: str = CHRO
             page.set_default_timeout(timeout_s * 1000)
             page.goto(Path(page_file).resolve().as_uri(), wait_until="load")
             page.wait_for_timeout(1500)  # vega-embed renders asynchronously after load
-            plots = page.evaluate(DRAWN)
+            ids = re.findall(r"vegaEmbed\('#([^']+)'", Path(page_file).read_text(encoding="utf-8"))
+            plots = page.evaluate(DRAWN, ids)
             images = page.evaluate("() => [...document.images].filter(i => i.complete && i.naturalWidth > 0).length")
             if screenshot:
                 page.screenshot(path=str(screenshot), full_page=True)
