@@ -70,6 +70,12 @@ class ModelParams(_Section):
     bilstm: BiLSTMParams = BiLSTMParams()
     tfidf_logreg: TfidfLogregParams = TfidfLogregParams()
 
+    @property
+    def label(self) -> str:
+        """What the model is called in tags, model folders and tables: `name` for a
+        transformer (the base it was fine-tuned from), else the type (trained from scratch)."""
+        return self.name if self.type == "transformer" else self.type
+
 
 class TokenizeParams(_Section):
     max_length: int = Field(default=256, ge=8)

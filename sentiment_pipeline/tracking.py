@@ -140,17 +140,19 @@ def _git(*args: str) -> str | None:
     return out.stdout.strip() or None
 
 
+GIT_COMMIT_TAG = "mlflow.source.git.commit"  # MLflow's own tag for it (the UI's Source column)
+
+
 def run_tags(params: Params) -> dict[str, str]:
     """Tags that say where a run came from: git commit, DVC experiment, data and model."""
     commit = _git("rev-parse", "HEAD") or os.environ.get("DVC_EXP_BASELINE_REV")
     tags = {
         "model_type": params.model.type,
-        "model_name": params.model.name if params.model.type == "transformer" else params.model.type,
+        "model_name": params.model.label,
         "pipeline": "dvc",
     }
     if commit:
-        tags["git_commit"] = commit
-        tags["mlflow.source.git.commit"] = commit
+        tags[GIT_COMMIT_TAG] = commit
     branch = _git("rev-parse", "--abbrev-ref", "HEAD")
     if branch and branch != "HEAD":
         tags["git_branch"] = branch
@@ -166,7 +168,7 @@ def run_name(tags: dict[str, str]) -> str | None:
     outside git."""
     if tags.get("dvc_exp_name"):
         return tags["dvc_exp_name"]
-    commit = tags.get("git_commit")
+    commit = tags.get(GIT_COMMIT_TAG)
     if not commit:
         return None
     return f"repro-{commit[:7]}"
@@ -274,13 +276,8 @@ def flatten_metrics(metrics: dict, sep: str = "_") -> dict:
 
 def log_metrics(metrics: dict, prefix: str = "") -> None:
     """Log the numeric entries of `metrics` (no step: final values), names prefixed."""
-    mlflow.log_metrics(
-        {
-            f"{prefix}{k}": float(v)
-            for k, v in metrics.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool)
-        }
-    )
+    numbers = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    mlflow.log_metrics({f"{prefix}{k}": float(v) for k, v in numbers.items()})
 
 
 def log_train_summary(metrics: dict) -> None:

@@ -11,7 +11,7 @@ import pandas as pd
 from datasets import load_from_disk
 
 from sentiment_pipeline import paths, tracking
-from sentiment_pipeline.config import load_params
+from sentiment_pipeline.config import MlflowParams, load_params
 from sentiment_pipeline.device import resolve_device
 from sentiment_pipeline.errors import PipelineInputError
 from sentiment_pipeline.evaluation.calibration import probabilities, reliability_table
@@ -82,28 +82,7 @@ def main() -> None:
     train_metrics = json.loads(paths.TRAIN_METRICS.read_text())
     write_text(paths.MODEL_CARD_REPORT, card.render(all_params, train_metrics, metrics))
 
-    with tracking.resume_run(paths.MODEL_DIR, mlflow_params.experiment) as mlflow_run:
-        if mlflow_run:
-            tracking.log_metrics(tracking.flatten_metrics({**metrics, paths.TIMING_KEY: timing}), prefix="test_")
-            for path in (
-                paths.EVAL_METRICS,
-                paths.EVAL_REPORT,
-                paths.ERRORS_JSON,
-                paths.ERRORS_MD,
-                paths.MODEL_CARD_REPORT,
-            ):
-                mlflow.log_artifact(str(path), "evaluation")
-            if mlflow_params.log_model:
-                info = log_and_register(paths.MODEL_DIR, mlflow_params.registered_model)
-                tracking.tag_model_version(mlflow_params.registered_model, info.registered_model_version, metrics)
-                print(
-                    f"MLflow model: {info.model_uri}"
-                    + (
-                        f", registered as models:/{mlflow_params.registered_model}/{info.registered_model_version}"
-                        if info.registered_model_version
-                        else ""
-                    )
-                )
+    log_to_mlflow(metrics, timing, mlflow_params)
     print(json.dumps({k: v for k, v in metrics.items() if k != "by_length"}, indent=2))
     print(
         f"test accuracy {metrics['accuracy']:.4f}, F1 {metrics['f1']:.4f} on {len(test):,} reviews "
@@ -111,6 +90,29 @@ def main() -> None:
         f"ECE {metrics['ece']:.4f}, {metrics['ece_scaled']:.4f} after temperature scaling (T={temperature:.3f})"
     )
     print(to_markdown(errors).split("\n## ")[0])
+
+
+def log_to_mlflow(metrics: dict, timing: dict, mlflow_params: MlflowParams) -> None:
+    """Into the run that trained models/best: every test metric and the throughput, the
+    reports, and the model as a registered pyfunc."""
+    with tracking.resume_run(paths.MODEL_DIR, mlflow_params.experiment) as mlflow_run:
+        if not mlflow_run:
+            return
+        tracking.log_metrics(tracking.flatten_metrics({**metrics, paths.TIMING_KEY: timing}), prefix="test_")
+        for path in (
+            paths.EVAL_METRICS,
+            paths.EVAL_REPORT,
+            paths.ERRORS_JSON,
+            paths.ERRORS_MD,
+            paths.MODEL_CARD_REPORT,
+        ):
+            mlflow.log_artifact(str(path), "evaluation")
+        if mlflow_params.log_model:
+            model_info = log_and_register(paths.MODEL_DIR, mlflow_params.registered_model)
+            version = model_info.registered_model_version
+            tracking.tag_model_version(mlflow_params.registered_model, version, metrics)
+            registered = f", registered as models:/{mlflow_params.registered_model}/{version}" if version else ""
+            print(f"MLflow model: {model_info.model_uri}{registered}")
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ def main() -> None:
         "validation_f1_smoothed.png": plots.smoothed_val_f1(epochs, params.plot.smoothing, steps),
         "roc_curve.png": plots.roc_curve(pd.read_csv(paths.ROC_CURVE), metrics.get("roc_auc")),
         "pr_curve.png": plots.pr_curve(
-            pd.read_csv(paths.PR_CURVE), metrics.get("pr_auc"), float(predictions["label"].mean())
+            pd.read_csv(paths.PR_CURVE), metrics.get("pr_auc"), float(predictions[paths.LABEL].mean())
         ),
         "confusion_matrix.png": plots.confusion_matrix(predictions),
         "reliability_diagram.png": plots.reliability_diagram(
@@ -44,8 +44,8 @@ def main() -> None:
     for name, fig in figures.items():
         fig.savefig(paths.PLOTS_DIR / name, dpi=plots.DPI)
         plt.close(fig)
-    with tracking.resume_run(paths.MODEL_DIR, params.mlflow.experiment) as run:
-        if run:
+    with tracking.resume_run(paths.MODEL_DIR, params.mlflow.experiment) as mlflow_run:
+        if mlflow_run:
             mlflow.log_artifacts(str(paths.PLOTS_DIR), "plots")
     print(f"{len(figures)} figures -> {paths.PLOTS_DIR}/")
     print(

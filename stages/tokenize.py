@@ -49,7 +49,7 @@ def main() -> None:
         if tokenizer is None:  # TF-IDF counts words; max_length does not apply to it
             print(f"{split}: {len(ds)} reviews")
             continue
-        share = sum(ds["truncated"]) / max(len(ds), 1)
+        share = sum(ds[paths.TRUNCATED]) / max(len(ds), 1)
         print(f"{split}: {len(ds)} reviews, {share:.1%} truncated at max_length={cfg.max_length}")
 
 

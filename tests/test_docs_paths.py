@@ -89,3 +89,19 @@ def test_the_path_reader_finds_what_it_must():  # the check above would pass on 
     assert exists("stages/train.py", known, outs) and exists("data/loading", known, outs)
     assert exists("models/best/model.safetensors", known, outs)  # under a declared output
     assert not exists("models/mlflow_run.json", known, outs) and not exists("tools/gone.py", known, outs)
+
+
+def test_the_module_map_lists_every_module_of_the_package():
+    """docs/pipeline.md's `| module | idea |` table names each module once, and only real ones."""
+    doc = (REPO / "docs" / "pipeline.md").read_text()
+    table = doc[doc.index("| module | idea |") :].split("\n\n")[0]
+    listed = re.findall(r"^\| `([a-z0-9_/]+)` \|", table, re.M)
+    package = REPO / "sentiment_pipeline"
+    modules = {
+        str(p.relative_to(package).with_suffix(""))
+        for p in package.rglob("*.py")
+        if p.name not in ("__init__.py", "__main__.py")
+    }
+    assert len(listed) == len(set(listed)), "a module is listed twice"
+    assert sorted(modules - set(listed)) == [], "modules missing from docs/pipeline.md's module map"
+    assert sorted(set(listed) - modules) == [], "the module map names modules that do not exist"

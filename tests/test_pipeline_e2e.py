@@ -62,8 +62,8 @@ def test_repro_runs_every_stage_then_nothing(project, baseline):
         assert (root / out).is_file(), out
     assert "test_accuracy" in runs(root)[0].data.metrics
     first = runs(root)[0]  # plain dvc repro: named after the commit it ran on
-    assert "dvc_exp_name" not in first.data.tags and len(first.data.tags["git_commit"]) == 40
-    assert first.info.run_name == "repro-" + first.data.tags["git_commit"][:7]
+    assert "dvc_exp_name" not in first.data.tags and len(first.data.tags["mlflow.source.git.commit"]) == 40
+    assert first.info.run_name == "repro-" + first.data.tags["mlflow.source.git.commit"][:7]
 
 
 def test_loss_change_reruns_only_train_evaluate_plot(project, baseline, experiments):
@@ -76,7 +76,7 @@ def test_loss_change_reruns_only_train_evaluate_plot(project, baseline, experime
     for run in (first, second):
         assert {"test_accuracy", "test_f1", "test_roc_auc", "best_val_f1"} <= set(run.data.metrics)
     assert second.data.tags["dvc_exp_name"] == "lw-1.5"
-    assert second.data.tags["git_commit"] == sh(["git", "rev-parse", "HEAD"], root, env).strip()
+    assert second.data.tags["mlflow.source.git.commit"] == sh(["git", "rev-parse", "HEAD"], root, env).strip()
 
 
 def test_temp_workspace_experiment_logs_to_the_main_store(project, experiments):

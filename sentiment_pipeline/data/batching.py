@@ -7,9 +7,7 @@ import torch
 from datasets import Dataset
 from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase
 
-from sentiment_pipeline.paths import LABEL
-from sentiment_pipeline.paths import LENGTH as TOKEN_LENGTH_KEY
-from sentiment_pipeline.paths import N_WORDS as LENGTH_KEY
+from sentiment_pipeline.paths import LABEL, LENGTH, N_WORDS
 
 
 class PaddingCollatorWithLengths:
@@ -32,14 +30,14 @@ class PaddingCollatorWithLengths:
 
     def __call__(self, features: list[dict]) -> dict:
         batch = self.pad([{k: v for k, v in f.items() if k in self.keys} for f in features])
-        if LENGTH_KEY in features[0]:
-            batch[LENGTH_KEY] = torch.tensor([f[LENGTH_KEY] for f in features])
+        if N_WORDS in features[0]:
+            batch[N_WORDS] = torch.tensor([f[N_WORDS] for f in features])
         return batch
 
 
 def token_lengths(ds: Dataset) -> np.ndarray:
-    if TOKEN_LENGTH_KEY in ds.column_names:
-        return np.asarray(ds.with_format("numpy")[TOKEN_LENGTH_KEY])
+    if LENGTH in ds.column_names:
+        return np.asarray(ds.with_format("numpy")[LENGTH])
     return np.fromiter((len(ids) for ids in ds["input_ids"]), dtype=np.int64, count=len(ds))
 
 

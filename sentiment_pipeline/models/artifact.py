@@ -52,11 +52,10 @@ class ModelArtifact:
 
     @classmethod
     def from_params(cls, params: Params, base_model: dict | None, temperature: float = 1.0) -> ModelArtifact:
-        transformer = params.model.type == "transformer"
         return cls(
             temperature=temperature,
             model_type=params.model.type,
-            source_model=params.model.name if transformer else params.model.type,
+            source_model=params.model.label,
             base_model=base_model,
             clean=CLEANING,
             max_length=params.tokenize.max_length,

@@ -30,7 +30,9 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.pyfunc import PythonModel, PythonModelContext
 
-TEXT_COLUMN = "text"
+from sentiment_pipeline.paths import TEXT
+
+TEXT_COLUMN = TEXT  # the request's column: the data's own name
 MAX_TEXTS = 1024  # per request, unless the server's environment sets MAX_TEXTS_ENV; see above
 MAX_TEXTS_ENV = "SENTIMENT_PIPELINE_MAX_TEXTS"
 MAX_BATCH_SIZE = 256

@@ -18,7 +18,6 @@ from datasets import DatasetDict
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback, set_seed
 
 from sentiment_pipeline.config import Params
-from sentiment_pipeline.data.batching import LENGTH_KEY, TOKEN_LENGTH_KEY
 from sentiment_pipeline.data.encoding import load_tokenizer, strip_load_time_keys
 from sentiment_pipeline.data.sources import base_model_info
 from sentiment_pipeline.device import resolve_device
@@ -29,7 +28,7 @@ from sentiment_pipeline.inference.predictor import predict_ids
 from sentiment_pipeline.models import tfidf
 from sentiment_pipeline.models.artifact import TOKENIZER_FILE, LoadedModel, ModelArtifact
 from sentiment_pipeline.models.build import accepted_inputs, build_model, count_parameters
-from sentiment_pipeline.paths import LABEL, TEXT, TIMING_KEY
+from sentiment_pipeline.paths import LABEL, LENGTH, N_WORDS, TEXT, TIMING_KEY
 from sentiment_pipeline.precision import resolve_attention, resolve_precision
 from sentiment_pipeline.training import tfidf_fit
 from sentiment_pipeline.training.callbacks import CheckpointCallback, HistoryCallback
@@ -46,7 +45,7 @@ class TrainResult:
     precision: str = "fp32"
 
 
-TRAIN_COLUMNS = ("input_ids", "attention_mask", "token_type_ids", LABEL, LENGTH_KEY, TOKEN_LENGTH_KEY)
+TRAIN_COLUMNS = ("input_ids", "attention_mask", "token_type_ids", LABEL, N_WORDS, LENGTH)
 
 
 def train(

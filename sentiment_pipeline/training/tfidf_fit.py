@@ -18,10 +18,9 @@ from datasets import Dataset, DatasetDict
 from sklearn.pipeline import Pipeline
 
 from sentiment_pipeline.config import Params
-from sentiment_pipeline.data.batching import LENGTH_KEY
 from sentiment_pipeline.evaluation.metrics import classification_metrics
 from sentiment_pipeline.models.tfidf import build_pipeline, predict_proba
-from sentiment_pipeline.paths import LABEL, TEXT
+from sentiment_pipeline.paths import LABEL, N_WORDS, TEXT
 from sentiment_pipeline.training.loss import SentimentWeightedLoss, build_loss
 
 
@@ -37,7 +36,7 @@ def fit(params: Params, train: Dataset) -> tuple[Pipeline, SentimentWeightedLoss
     """Fit TF-IDF + logistic regression on train's `text`, with the custom loss's weights."""
     texts = list(train[TEXT])
     labels = np.asarray(train[LABEL])
-    lengths = np.asarray(train[LENGTH_KEY], dtype=np.float64)
+    lengths = np.asarray(train[N_WORDS], dtype=np.float64)
     loss_fn = build_loss(params.train.loss, torch.from_numpy(lengths), length_norm="dataset")
     length_weights = loss_fn.length_weights(torch.from_numpy(lengths)).double().numpy()
     model = build_pipeline(params)
@@ -66,9 +65,9 @@ def train(params: Params, tokenized: DatasetDict) -> tuple[Pipeline, dict]:
         "epoch": 1,
         "step": 1,
         "train_loss": _weighted_loss(
-            loss_fn, train_prob, np.asarray(train_ds[LABEL]), np.asarray(train_ds[LENGTH_KEY], dtype=np.float64)
+            loss_fn, train_prob, np.asarray(train_ds[LABEL]), np.asarray(train_ds[N_WORDS], dtype=np.float64)
         ),
-        "val_loss": _weighted_loss(loss_fn, val_prob, val_labels, np.asarray(val_ds[LENGTH_KEY], dtype=np.float64)),
+        "val_loss": _weighted_loss(loss_fn, val_prob, val_labels, np.asarray(val_ds[N_WORDS], dtype=np.float64)),
         **{f"val_{k}": v for k, v in scores.items() if v is not None},
         "epoch_time_s": round(elapsed, 3),
         "epoch_examples_per_s": round(len(train_ds) / max(elapsed, 1e-9), 3),

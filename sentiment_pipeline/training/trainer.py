@@ -28,9 +28,10 @@ from transformers import (
 )
 
 from sentiment_pipeline.config import Params
-from sentiment_pipeline.data.batching import LENGTH_KEY, PaddingCollatorWithLengths, sort_by_length, token_lengths
+from sentiment_pipeline.data.batching import PaddingCollatorWithLengths, sort_by_length, token_lengths
 from sentiment_pipeline.device import resolve_device
 from sentiment_pipeline.evaluation.metrics import classification_metrics, softmax
+from sentiment_pipeline.paths import N_WORDS
 from sentiment_pipeline.precision import Precision, resolve_precision
 from sentiment_pipeline.training.loss import SentimentWeightedLoss, build_loss
 from sentiment_pipeline.training.sampling import EpochSeededLengthGroupedSampler
@@ -53,7 +54,7 @@ class WeightedLossTrainer(Trainer):
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         inputs = dict(inputs)  # the Trainer reads labels from the original afterwards
         labels = inputs.pop("labels")
-        lengths = inputs.pop(LENGTH_KEY, None)
+        lengths = inputs.pop(N_WORDS, None)
         outputs = model(**inputs)
         loss = self.loss_fn(outputs.logits, labels, lengths)
         return (loss, outputs) if return_outputs else loss
@@ -144,6 +145,6 @@ def build_trainer(
         processing_class=tokenizer,
         compute_metrics=compute_metrics,
         callbacks=callbacks,
-        loss_fn=build_loss(params.train.loss, torch.from_numpy(np.asarray(train_ds.with_format("numpy")[LENGTH_KEY]))),
+        loss_fn=build_loss(params.train.loss, torch.from_numpy(np.asarray(train_ds.with_format("numpy")[N_WORDS]))),
         group_by_length=params.train.group_by_length,
     )
