@@ -30,6 +30,11 @@ SCORE_LIMITS = (0.5, 1.0)  # accuracy/F1 axes: the same on every run, so two run
 DPI = 90  # 630 px wide: two figures side by side fit `dvc plots diff`'s page
 
 
+def loss_limits(steps: pd.DataFrame) -> tuple[float, float]:
+    """Loss axes from 0 to 1, or to the highest step loss above that: fixed for runs alike."""
+    return 0.0, max(1.0, float(steps["loss"].max()) if not steps.empty else 0.0)
+
+
 def train_loss(steps: pd.DataFrame, epochs: pd.DataFrame) -> Figure:
     fig, ax = _figure("Training loss", "epoch", "loss")
     if not steps.empty:
@@ -38,7 +43,7 @@ def train_loss(steps: pd.DataFrame, epochs: pd.DataFrame) -> Figure:
     ax.plot(epochs["epoch"], epochs["val_loss"], "s--", color="tab:orange", label="validation, weighted")
     if "val_log_loss" in epochs:
         ax.plot(epochs["epoch"], epochs["val_log_loss"], "^:", color="tab:red", label="validation, plain log loss")
-    ax.set_ylim(0, max(1.0, float(steps["loss"].max()) if not steps.empty else 0.0))
+    ax.set_ylim(*loss_limits(steps))
     ax.legend()
     return fig
 
@@ -75,7 +80,7 @@ def smoothed_val_f1(epochs: pd.DataFrame, smoothing: float, steps: pd.DataFrame 
         fig, ax = _figure(f"Training loss per step (EMA smoothing {smoothing})", "step", "loss")
         ax.plot(steps["step"], steps["loss"], alpha=0.4, label="raw")
         ax.plot(steps["step"], ema(steps["loss"], smoothing), "-", linewidth=2, label="smoothed")
-        ax.set_ylim(0, max(1.0, float(steps["loss"].max())))
+        ax.set_ylim(*loss_limits(steps))
         ax.legend()
         return fig
     fig, ax = _figure(f"Validation F1 (EMA smoothing {smoothing})", "epoch", "F1")
