@@ -48,7 +48,7 @@ def timed(fn):
     return out, time.perf_counter() - start
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, required=True, help="IMDB folder in the Hub layout")
     parser.add_argument("--model", type=Path, required=True, help="a model folder the train stage wrote")
@@ -58,25 +58,24 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="cpu (int8 runs too) or cuda")
     parser.add_argument("--json", type=Path, help="also write the figures here")
-    args = parser.parse_args()
+    return parser.parse_args()
 
-    reviews = sample_test(args.data, args.n, args.seed)
-    texts = [clean_text(t) for t in reviews["text"]]
-    labels = reviews["label"].to_numpy()
-    results = {}
 
-    def record(name: str, prob_pos: np.ndarray, seconds: float) -> None:
-        results[name] = {
-            "seconds": round(seconds, 2),
-            "reviews_per_s": round(len(texts) / seconds, 2),
-            "accuracy": float(((prob_pos >= 0.5).astype(int) == labels).mean()),
-        }
-        print(
-            f"{name:<32} {results[name]['reviews_per_s']:>8.2f} reviews/s  accuracy {results[name]['accuracy']:.4f}",
-            flush=True,
-        )
+def record(results: dict, name: str, prob_pos: np.ndarray, labels: np.ndarray, seconds: float) -> None:
+    """Store one method's speed and accuracy under `name`, and print them."""
+    results[name] = {
+        "seconds": round(seconds, 2),
+        "reviews_per_s": round(len(labels) / seconds, 2),
+        "accuracy": float(((prob_pos >= 0.5).astype(int) == labels).mean()),
+    }
+    print(
+        f"{name:<32} {results[name]['reviews_per_s']:>8.2f} reviews/s  accuracy {results[name]['accuracy']:.4f}",
+        flush=True,
+    )
 
-    on_cpu = args.device == "cpu"
+
+def time_pipelines(args: argparse.Namespace, texts: list[str], labels: np.ndarray, results: dict) -> None:
+    """transformers.pipeline one review at a time (its default), then with batch_size set."""
     clf = pipeline(
         "text-classification",
         model=str(args.model),
@@ -94,21 +93,27 @@ def main() -> None:
 
     with torch.inference_mode():
         prob, secs = timed(lambda: pipeline_proba(None))
-    record("pipeline (one at a time)", prob, secs)
+    record(results, "pipeline (one at a time)", prob, labels, secs)
     with torch.inference_mode():
         prob, secs = timed(lambda: pipeline_proba(args.batch_size))
-    record(f"pipeline (batch_size={args.batch_size})", prob, secs)
+    record(results, f"pipeline (batch_size={args.batch_size})", prob, labels, secs)
 
+
+def time_analyzers(args: argparse.Namespace, texts: list[str], labels: np.ndarray, results: dict) -> SentimentAnalyzer:
+    """predict_batch in fp32, and on CPU on the int8 model too; returns the fp32 analyzer."""
     fp32 = SentimentAnalyzer.from_pretrained(args.model, device=args.device, max_length=args.max_length)
     fp32.predict_proba(texts[:8])  # warm-up (CUDA context, kernels)
     prob, secs = timed(lambda: fp32.predict_proba(texts, batch_size=args.batch_size))
-    record("predict_batch fp32", prob, secs)
-    if on_cpu:
+    record(results, "predict_batch fp32", prob, labels, secs)
+    if args.device == "cpu":
         int8 = SentimentAnalyzer.from_pretrained(args.model, device="cpu", quantize="int8", max_length=args.max_length)
         prob, secs = timed(lambda: int8.predict_proba(texts, batch_size=args.batch_size))
-        record("predict_batch int8", prob, secs)
-    forward = forward_tokens_per_s(fp32.model, args.device)
+        record(results, "predict_batch int8", prob, labels, secs)
+    return fp32
 
+
+def print_summary(results: dict, forward: dict[str, float], on_cpu: bool) -> None:
+    """The Markdown table against the one-at-a-time pipeline, the int8 change and the bare forward pass."""
     base = results["pipeline (one at a time)"]["reviews_per_s"]
     print()
     print("| method | reviews/s | vs pipeline (one at a time) | test accuracy |")
@@ -119,8 +124,11 @@ def main() -> None:
         drop = results["predict_batch fp32"]["accuracy"] - results["predict_batch int8"]["accuracy"]
         print(f"\nint8 accuracy change vs fp32: {-drop * 100:+.2f} points")
     print("\nforward pass alone, tokens/s:", ", ".join(f"{k} {v:,.0f}" for k, v in forward.items()))
-    meta = {
-        "n": len(texts),
+
+
+def run_meta(args: argparse.Namespace, n_texts: int) -> dict:
+    return {
+        "n": n_texts,
         "max_length": args.max_length,
         "batch_size": args.batch_size,
         "model": str(args.model),
@@ -128,6 +136,19 @@ def main() -> None:
         "torch_threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
     }
+
+
+def main() -> None:
+    args = parse_args()
+    reviews = sample_test(args.data, args.n, args.seed)
+    texts = [clean_text(t) for t in reviews["text"]]
+    labels = reviews["label"].to_numpy()
+    results: dict[str, dict[str, float]] = {}
+    time_pipelines(args, texts, labels, results)
+    fp32 = time_analyzers(args, texts, labels, results)
+    forward = forward_tokens_per_s(fp32.model, args.device)
+    print_summary(results, forward, on_cpu=args.device == "cpu")
+    meta = run_meta(args, len(texts))
     if args.json:
         args.json.write_text(
             json.dumps({"meta": meta, "results": results, "forward_tokens_per_s": forward}, indent=2) + "\n"

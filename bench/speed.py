@@ -41,9 +41,9 @@ from sentiment_pipeline.data.encoding import load_tokenizer, tokenize_dataset
 from sentiment_pipeline.data.loading import load_labelled
 from sentiment_pipeline.data.text import clean_text
 from sentiment_pipeline.hashing import sha256_file
-from sentiment_pipeline.inference.predictor import predict_ids
-from sentiment_pipeline.models.artifact import TOKENIZER_FILE, ModelArtifact
-from sentiment_pipeline.models.build import build_classifier
+from sentiment_pipeline.models.artifact import ModelArtifact
+from sentiment_pipeline.models.network import TOKENIZER_FILE, predict_ids
+from sentiment_pipeline.models.transformer import build_classifier
 from sentiment_pipeline.precision import cpu_has_fast_bf16
 from sentiment_pipeline.training.fit import build_network
 from sentiment_pipeline.training.sampling import EpochSeededLengthGroupedSampler
@@ -158,7 +158,7 @@ def time_training(params: Params, config: tuple, batches: Dataset, warmup: int) 
 
 def time_prediction(model_dir: Path, ids: list[list[int]], config: tuple, device: str) -> dict:
     name, dtype, batch_size = config
-    from sentiment_pipeline.models.artifact import load
+    from sentiment_pipeline.models.kinds import load
 
     loaded = load(model_dir)
     loaded.model.to(device)

@@ -20,6 +20,7 @@ Prints a table with the ratios; --json also writes the figures.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import tempfile
@@ -37,10 +38,15 @@ from sentiment_pipeline.data.batching import PaddingCollatorWithLengths
 from sentiment_pipeline.data.encoding import load_tokenizer, tokenize_dataset
 from sentiment_pipeline.data.loading import load_labelled
 from sentiment_pipeline.data.text import clean_text
+from sentiment_pipeline.hashing import sha256_file
 from sentiment_pipeline.inference.predictor import predict_folder as predict_proba
-from sentiment_pipeline.models.build import build_classifier
+from sentiment_pipeline.models.artifact import ModelArtifact
+from sentiment_pipeline.models.network import TOKENIZER_FILE
+from sentiment_pipeline.models.transformer import build_classifier
 from sentiment_pipeline.training.fit import build_trainer
 from sentiment_pipeline.training.sampling import EpochSeededLengthGroupedSampler
+
+LabelledTexts = tuple[list[str], list[int]]  # cleaned texts and their labels
 
 
 class StepTimer(TrainerCallback):
@@ -147,7 +153,7 @@ def time_fixed_eval(model_dir: Path, ds: Dataset, batch_size: int, max_length: i
         return len(ds) / (time.perf_counter() - start)
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="datasets/imdb", help="IMDB copy (local folder) or Hub id")
     parser.add_argument(
@@ -163,70 +169,104 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     args.model = args.model or default_model()
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    return args
 
+
+def load_texts(args: argparse.Namespace) -> tuple[LabelledTexts, LabelledTexts]:
+    """(texts, labels) of the whole train split and of `--eval-examples` shuffled test reviews, cleaned."""
     splits = load_labelled(args.data)
     train = splits["train"].to_pandas()
-    train_texts, train_labels = [clean_text(t) for t in train["text"]], train["label"].tolist()
     test = splits["test"].shuffle(seed=args.seed).select(range(args.eval_examples)).to_pandas()
-    test_texts, test_labels = [clean_text(t) for t in test["text"]], test["label"].tolist()
+    return (
+        ([clean_text(t) for t in train["text"]], train["label"].tolist()),
+        ([clean_text(t) for t in test["text"]], test["label"].tolist()),
+    )
+
+
+def save_eval_model(params: Params, model_dir: Path) -> None:
+    """A model folder for evaluation (MiniLM + a seeded classification head), saved once."""
+    set_seed(params.train.seed)
+    build_classifier(params.model.name).save_pretrained(model_dir)
+    load_tokenizer(params.model.name).save_pretrained(model_dir)
+    artifact = ModelArtifact.from_params(params, None)
+    tokenizer_sha256 = sha256_file(model_dir / TOKENIZER_FILE)
+    dataclasses.replace(artifact, tokenizer_sha256=tokenizer_sha256).write(model_dir)
+
+
+def measure_training(params: Params, train_tok: Dataset, args: argparse.Namespace, max_length: int) -> dict:
+    """Training examples/s on the same grouped batches: padded to max_length, then dynamically."""
+    batches = grouped_batches(train_tok, args)
+    mean_len = float(np.mean(batches["length"]))
+    fixed = time_training(params, batches, pad_to=max_length)
+    print(f"train @ {max_length}, fixed padding: {fixed:.2f} ex/s", flush=True)
+    project = time_training(params, batches, pad_to=None)
+    print(f"train @ {max_length}, grouped + dynamic: {project:.2f} ex/s (mean length {mean_len:.0f})", flush=True)
+    return {"what": f"train (ex/s) @ {max_length}", "fixed": fixed, "project": project}
+
+
+def measure_eval(model_dir: Path, test_tok: Dataset, args: argparse.Namespace, max_length: int) -> dict:
+    """Evaluation examples/s: fixed padding in data order, then the project's sorted dynamic padding."""
+    fixed = time_fixed_eval(model_dir, test_tok, args.eval_batch_size, max_length)
+    print(f"eval @ {max_length}, fixed padding: {fixed:.2f} ex/s", flush=True)
+    _, project = predict_proba(model_dir, test_tok, batch_size=args.eval_batch_size)
+    print(f"eval @ {max_length}, sorted + dynamic: {project:.2f} ex/s", flush=True)
+    return {"what": f"eval (ex/s) @ {max_length}", "fixed": fixed, "project": project}
+
+
+def measure_at(
+    args: argparse.Namespace, max_length: int, model_dir: Path, train: LabelledTexts, test: LabelledTexts
+) -> list[dict]:
+    """The tokenize, train and eval rows at one max_length."""
+    params = params_for(args, max_length)
+    tokenizer = load_tokenizer(args.model)
+    train_tok, tok_rate = time_tokenize(*train, tokenizer, params)
+    rows = [{"what": f"tokenize (reviews/s) @ {max_length}", "fixed": None, "project": tok_rate}]
+    print(
+        f"tokenize @ {max_length}: {tok_rate:,.0f} reviews/s ({np.mean(train_tok['truncated']):.0%} truncated)",
+        flush=True,
+    )
+    rows.append(measure_training(params, train_tok, args, max_length))
+    test_tok, _ = time_tokenize(*test, tokenizer, params)
+    rows.append(measure_eval(model_dir, test_tok, args, max_length))
+    return rows
+
+
+def write_json(path: Path, args: argparse.Namespace, table: pd.DataFrame) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        json.dumps(
+            {
+                "settings": {k: str(v) for k, v in vars(args).items()},
+                "rows": table.astype(object).where(table.notna(), None).to_dict(orient="records"),
+            },
+            indent=2,
+            default=str,
+        )
+        + "\n"
+    )
+
+
+def main() -> None:
+    args = parse_args()
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    train, test = load_texts(args)
     print(
         f"device: {'cuda' if torch.cuda.is_available() and args.device == 'auto' else 'cpu'}, "
         f"threads: {torch.get_num_threads()}, model: {args.model}",
         flush=True,
     )
-
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
-        # a model folder for evaluation (MiniLM + a seeded classification head), saved once
         model_dir = Path(scratch) / "classifier"
-        set_seed(args.seed)
-        build_classifier(args.model).save_pretrained(model_dir)
-        load_tokenizer(args.model).save_pretrained(model_dir)
+        save_eval_model(Params.model_validate({"model": {"name": args.model}, "train": {"seed": args.seed}}), model_dir)
         for max_length in args.max_lengths:
-            params = params_for(args, max_length)
-            tokenizer = load_tokenizer(args.model)
-            train_tok, tok_rate = time_tokenize(train_texts, train_labels, tokenizer, params)
-            rows.append({"what": f"tokenize (reviews/s) @ {max_length}", "fixed": None, "project": tok_rate})
-            print(
-                f"tokenize @ {max_length}: {tok_rate:,.0f} reviews/s ({np.mean(train_tok['truncated']):.0%} truncated)",
-                flush=True,
-            )
-
-            batches = grouped_batches(train_tok, args)
-            mean_len = float(np.mean(batches["length"]))
-            fixed = time_training(params, batches, pad_to=max_length)
-            print(f"train @ {max_length}, fixed padding: {fixed:.2f} ex/s", flush=True)
-            project = time_training(params, batches, pad_to=None)
-            print(
-                f"train @ {max_length}, grouped + dynamic: {project:.2f} ex/s (mean length {mean_len:.0f})", flush=True
-            )
-            rows.append({"what": f"train (ex/s) @ {max_length}", "fixed": fixed, "project": project})
-
-            test_tok, _ = time_tokenize(test_texts, test_labels, tokenizer, params)
-            fixed = time_fixed_eval(model_dir, test_tok, args.eval_batch_size, max_length)
-            print(f"eval @ {max_length}, fixed padding: {fixed:.2f} ex/s", flush=True)
-            _, project = predict_proba(model_dir, test_tok, batch_size=args.eval_batch_size)
-            print(f"eval @ {max_length}, sorted + dynamic: {project:.2f} ex/s", flush=True)
-            rows.append({"what": f"eval (ex/s) @ {max_length}", "fixed": fixed, "project": project})
-
+            rows.extend(measure_at(args, max_length, model_dir, train, test))
     table = pd.DataFrame(rows)
     table["ratio"] = table["project"] / table["fixed"]
     print()
     print(table.to_string(index=False, float_format=lambda v: f"{v:,.2f}", na_rep="-"))
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(
-            json.dumps(
-                {
-                    "settings": {k: str(v) for k, v in vars(args).items()},
-                    "rows": table.astype(object).where(table.notna(), None).to_dict(orient="records"),
-                },
-                indent=2,
-                default=str,
-            )
-            + "\n"
-        )
+        write_json(args.json, args, table)
 
 
 if __name__ == "__main__":

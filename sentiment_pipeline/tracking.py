@@ -143,12 +143,13 @@ def _git(*args: str) -> str | None:
 GIT_COMMIT_TAG = "mlflow.source.git.commit"  # MLflow's own tag for it (the UI's Source column)
 
 
-def run_tags(params: Params) -> dict[str, str]:
-    """Tags that say where a run came from: git commit, DVC experiment, data and model."""
+def run_tags(params: Params, model_name: str) -> dict[str, str]:
+    """Tags that say where a run came from: git commit, DVC experiment, data and model
+    (`model_name`: the kind's label, models/kinds.py)."""
     commit = _git("rev-parse", "HEAD") or os.environ.get("DVC_EXP_BASELINE_REV")
     tags = {
         "model_type": params.model.type,
-        "model_name": params.model.label,
+        "model_name": model_name,
         "pipeline": "dvc",
     }
     if commit:
@@ -175,7 +176,7 @@ def run_name(tags: dict[str, str]) -> str | None:
 
 
 @contextmanager
-def start_training_run(params: Params, run_id: str | None = None) -> Iterator[mlflow.ActiveRun]:
+def start_training_run(params: Params, model_name: str, run_id: str | None = None) -> Iterator[mlflow.ActiveRun]:
     """Open the MLflow run of one training: tags and every param (loss settings first).
 
     The run is named after the DVC experiment when there is one. `run_id` (an
@@ -193,7 +194,7 @@ def start_training_run(params: Params, run_id: str | None = None) -> Iterator[ml
             mlflow.set_tag("resumed", "true")
             yield run
         return
-    tags = run_tags(params)
+    tags = run_tags(params, model_name)
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name(tags), tags=tags) as run:
         mlflow.log_params(flatten(params))
         yield run

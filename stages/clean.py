@@ -1,26 +1,21 @@
-"""Stage clean: data/raw -> data/clean/{train,validation,test}.parquet + reports/clean.json."""
-
-import json
-
-import pandas as pd
+"""Stage clean: data/raw -> data/clean/{train,validation,test}.parquet + reports/clean.json.
+The work is sentiment_pipeline/steps/clean.py; dvc.yaml's cmd names the paths in this order."""
 
 from sentiment_pipeline import paths
-from sentiment_pipeline.config import load_params
-from sentiment_pipeline.data.cleaning import clean_splits
-from sentiment_pipeline.stage import run, write_text
+from sentiment_pipeline.stage import run_step
+from sentiment_pipeline.steps.clean import clean
+
+STEP = clean
+PATHS = {
+    "raw_dir": paths.RAW_DIR,
+    "clean_dir": paths.CLEAN_DIR,
+    "report_file": paths.CLEAN_REPORT,
+}
 
 
-def main() -> None:
-    params = load_params().data
-    raw = {s: pd.read_parquet(paths.RAW_DIR / f"{s}.parquet") for s in ("train", "test")}
-    tables, report = clean_splits(raw["train"], raw["test"], params.val_fraction, params.seed)
-    paths.CLEAN_DIR.mkdir(parents=True, exist_ok=True)
-    for split, df in tables.items():
-        df.to_parquet(paths.CLEAN_DIR / f"{split}.parquet", index=False)
-    paths.CLEAN_REPORT.parent.mkdir(parents=True, exist_ok=True)
-    write_text(paths.CLEAN_REPORT, json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
+def main(argv: list[str] | None = None) -> None:
+    run_step(STEP, PATHS, argv)
 
 
 if __name__ == "__main__":
-    run(main)
+    main()

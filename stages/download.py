@@ -1,22 +1,19 @@
-"""Stage download: the labelled train/test splits of data.source -> data/raw/*.parquet."""
+"""Stage download: the labelled train/test splits of data.source -> data/raw/*.parquet.
+The work is sentiment_pipeline/steps/download.py; dvc.yaml's cmd names the paths in this order."""
 
 from sentiment_pipeline import paths
-from sentiment_pipeline.config import load_params
-from sentiment_pipeline.data.loading import load_labelled, stratified_subset
-from sentiment_pipeline.stage import run
+from sentiment_pipeline.stage import run_step
+from sentiment_pipeline.steps.download import download
+
+STEP = download
+PATHS = {
+    "raw_dir": paths.RAW_DIR,
+}
 
 
-def main() -> None:
-    params = load_params().data
-    splits = load_labelled(params.source, params.revision)
-    sizes = {"train": params.train_size, "test": params.test_size}
-    # draw every subset before writing anything, so a bad size fails with no partial output
-    subsets = {s: stratified_subset(splits[s], sizes[s], params.seed, f"data.{s}_size") for s in sizes}
-    paths.RAW_DIR.mkdir(parents=True, exist_ok=True)
-    for split, ds in subsets.items():
-        ds.to_parquet(paths.RAW_DIR / f"{split}.parquet")
-        print(f"{split}: {len(ds)} reviews -> {paths.RAW_DIR / f'{split}.parquet'}")
+def main(argv: list[str] | None = None) -> None:
+    run_step(STEP, PATHS, argv)
 
 
 if __name__ == "__main__":
-    run(main)
+    main()

@@ -1,32 +1,19 @@
-"""Stage validate: every param checked before any other stage runs (see
-sentiment_pipeline/preflight.py) -> reports/params_check.json, a constant."""
-
-import json
+"""Stage validate: every param checked before any other stage runs -> reports/params_check.json, a constant.
+The work is sentiment_pipeline/steps/validate.py; dvc.yaml's cmd names the paths in this order."""
 
 from sentiment_pipeline import paths
-from sentiment_pipeline.config import load_params
-from sentiment_pipeline.disk_space import check_free_space
-from sentiment_pipeline.errors import PipelineInputError
-from sentiment_pipeline.preflight import VALID, check_params, params_changed_since_head
-from sentiment_pipeline.stage import run, write_text
+from sentiment_pipeline.stage import run_step
+from sentiment_pipeline.steps.validate import validate
+
+STEP = validate
+PATHS = {
+    "params_check": paths.PARAMS_CHECK,
+}
 
 
-def main() -> None:
-    try:
-        check_params(load_params())
-    except PipelineInputError as err:
-        changed = params_changed_since_head()
-        if not changed:
-            raise
-        raise type(err)(
-            f"{err}\n(params.yaml differs from git HEAD in {', '.join(changed)}: a failed `dvc exp run -S` "
-            "leaves its values there; `git checkout params.yaml` restores HEAD's)"
-        ) from err
-    check_free_space()
-    paths.PARAMS_CHECK.parent.mkdir(parents=True, exist_ok=True)
-    write_text(paths.PARAMS_CHECK, json.dumps(VALID) + "\n")
-    print("params: valid")
+def main(argv: list[str] | None = None) -> None:
+    run_step(STEP, PATHS, argv)
 
 
 if __name__ == "__main__":
-    run(main)
+    main()

@@ -41,7 +41,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from tests.fixtures import make_imdb_like, make_tiny_bert  # noqa: E402
-from tests.helpers import tiny_params, train_workspace  # noqa: E402
+from tests.helpers import run_stages, tiny_params, train_workspace  # noqa: E402
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:
@@ -76,24 +76,20 @@ def tiny_model_dir(tmp_path_factory, imdb_dir) -> Path:
 def tokenized_workspace(tmp_path_factory, imdb_dir, tiny_model_dir) -> Path:
     """A workspace (params.yaml for the tiny fixtures) after download, clean and
     tokenize. Copy it before writing to it."""
-    import importlib
-
     import yaml
 
     root = tmp_path_factory.mktemp("tokenized")
     (root / "params.yaml").write_text(yaml.safe_dump(tiny_params(imdb_dir, tiny_model_dir)))
-    cwd = os.getcwd()
-    os.chdir(root)
-    try:
-        for stage in ("download", "clean", "tokenize"):
-            importlib.import_module(f"stages.{stage}").main()
-    finally:
-        os.chdir(cwd)
-    return root
+    return run_stages(root, "download", "clean", "tokenize")
 
 
 @pytest.fixture(scope="session")
 def trained_workspace(tmp_path_factory, tokenized_workspace) -> Path:
     """The tiny model trained for one epoch (models/best in the returned folder). Read only."""
-    with pytest.MonkeyPatch.context() as mp:
-        return train_workspace(tmp_path_factory.mktemp("trained"), tokenized_workspace, mp)
+    return train_workspace(tmp_path_factory.mktemp("trained"), tokenized_workspace)
+
+
+@pytest.fixture(scope="module")
+def trained(trained_workspace) -> Path:
+    """trained_workspace under the short name the analyzer's API and CLI tests use. Read only."""
+    return trained_workspace

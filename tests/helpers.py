@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,7 +32,28 @@ def tiny_params(imdb_dir: Path, model_dir: Path) -> dict:
     return params
 
 
-def train_workspace(root: Path, tokenized_workspace: Path, monkeypatch, **model) -> Path:
+@contextmanager
+def store_of(root: Path):
+    """MLflow's store in the workspace `root` (its mlflow.db), as a stage run there would have it."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{Path(root).resolve() / 'mlflow.db'}")
+        yield
+
+
+def run_stages(root: Path, *names: str, params=None) -> Path:
+    """Each stage's work (`stages.<name>.STEP`) on the workspace `root`, called as a function with
+    the paths its stage script would read, under `root` (no chdir); params from root/params.yaml."""
+    from sentiment_pipeline.config import load_params
+
+    params = params or load_params(Path(root) / "params.yaml")
+    with store_of(root):
+        for name in names:
+            stage = importlib.import_module(f"stages.{name}")
+            stage.STEP(params, **{key: Path(root) / path for key, path in stage.PATHS.items()})
+    return root
+
+
+def train_workspace(root: Path, tokenized_workspace: Path, **model) -> Path:
     """A copy of the tokenized workspace, trained (3 epochs: the tiny model then
     tells the fixture's reviews apart; re-tokenized first when `model` overrides
     model params, e.g. type="tfidf_logreg")."""
@@ -38,7 +61,4 @@ def train_workspace(root: Path, tokenized_workspace: Path, monkeypatch, **model)
     params = yaml.safe_load((tokenized_workspace / "params.yaml").read_text())
     params["model"].update(model)
     (root / "params.yaml").write_text(yaml.safe_dump(params))
-    monkeypatch.chdir(root)
-    for stage in ["tokenize", "train"] if model else ["train"]:
-        importlib.import_module(f"stages.{stage}").main()
-    return root
+    return run_stages(root, *(["tokenize", "train"] if model else ["train"]))

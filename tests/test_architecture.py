@@ -12,6 +12,7 @@ dependencies recomputed from the imports.
 from __future__ import annotations
 
 import ast
+import inspect
 from functools import cache
 from pathlib import Path
 
@@ -91,11 +92,11 @@ def test_data_models_and_inference_never_import_training(room):
 
 
 def test_only_main_and_the_stages_import_serving():
-    serving = f"{PACKAGE}/serving/"
+    serving, steps = f"{PACKAGE}/serving/", f"{PACKAGE}/steps/"  # steps/: the stages' work, on top
     wrong = {
         rel(p): sorted(rel(f) for f in imported_files(p) if rel(f).startswith(serving))
         for p in package_modules()
-        if not rel(p).startswith(serving) and p.name != "__main__.py"
+        if not rel(p).startswith((serving, steps)) and p.name != "__main__.py"
     }
     assert {k: v for k, v in wrong.items() if v} == {}
 
@@ -115,3 +116,24 @@ def test_dvc_yaml_code_deps_are_the_stage_import_closure(stage):
     assert listed == expected, (
         f"dvc.yaml stage {stage!r}: add {sorted(expected - listed)}, remove {sorted(listed - expected)}"
     )
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_each_stage_command_names_the_paths_its_script_takes(stage):
+    # the paths travel in dvc.yaml's cmd (DVC's example-get-started), in the order and with the
+    # defaults stages/<stage>.py declares, so `python -m stages.<stage>` alone means the same; those
+    # that are no DVC dependency or output (checkpoints, timings) are left to their defaults
+    import importlib
+
+    script = importlib.import_module(f"stages.{stage}")
+    spec = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"][stage]
+    declared = {str(p) for key in ("deps", "outs", "metrics") for item in spec.get(key, []) for p in _paths(item)}
+    named = [str(p) for p in script.PATHS.values() if str(p) in declared]
+    assert spec["cmd"].split() == ["python", "-m", f"stages.{stage}", *named]
+    assert named == [str(p) for p in script.PATHS.values()][: len(named)]  # the rest: trailing defaults
+    assert list(script.PATHS) == [n for n in inspect.signature(script.STEP).parameters][1:]  # after params
+
+
+def _paths(item) -> list[str]:
+    paths = list(item) if isinstance(item, dict) else [item]
+    return paths + [str(Path(p).parent) for p in paths if str(p).startswith("reports/")]  # reports/ as a folder

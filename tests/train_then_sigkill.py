@@ -11,7 +11,7 @@ import time
 from transformers import TrainerCallback
 
 import stages.train as stage
-from sentiment_pipeline.stage import run
+from sentiment_pipeline.steps import train as step
 
 
 class SigkillAtStep(TrainerCallback):
@@ -33,7 +33,7 @@ class SleepAtStep(TrainerCallback):
             time.sleep(self.seconds)
 
 
-_train = stage.train
+_train = step.fit  # what the train stage's step calls to train
 
 
 def train_then_die(*args, callbacks=None, **kwargs):
@@ -41,5 +41,5 @@ def train_then_die(*args, callbacks=None, **kwargs):
     return _train(*args, **kwargs, callbacks=[*(callbacks or []), *extra, SigkillAtStep(int(sys.argv[1]))])
 
 
-stage.train = train_then_die
-run(stage.main)
+step.fit = train_then_die
+stage.main([])  # the stage script, with its default paths

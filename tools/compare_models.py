@@ -26,8 +26,9 @@ from pathlib import Path
 import pandas as pd
 
 from sentiment_pipeline import experiment_reports
-from sentiment_pipeline.config import load_params, parse_params
+from sentiment_pipeline.config import ModelParams, load_params, parse_params
 from sentiment_pipeline.dvc_experiments import finished_experiments, get, load_exp_show, run_queue_commands
+from sentiment_pipeline.models import kinds
 
 PREFIX = "cmp-"
 BILSTM_SETTINGS = ["train.lr=0.002", "train.epochs=5", "train.batch_size=32"]
@@ -68,10 +69,16 @@ def queue_commands(
             cmd += ["-S", setting]
         return cmd
 
-    commands = [exp("tfidf_logreg", ["model.type=tfidf_logreg"]), exp("bilstm", ["model.type=bilstm", *bilstm])]
+    # the kinds trained from scratch once each; each pretrained model (the default kind) fine-tuned
+    pretrained = ModelParams().type
+    # the one-fit kinds (seconds) first
+    scratch = sorted((n for n in kinds.names() if n != pretrained), key=lambda n: kinds.get(n).uses_trainer)
+    commands = [
+        exp(name, [f"model.type={name}", *(bilstm if kinds.get(name).uses_trainer else [])]) for name in scratch
+    ]
     for model in transformers:
         name = "minilm" if "minilm-l6" in model.lower().replace("_", "-") else short_name(model)
-        commands.append(exp(name, ["model.type=transformer", f"model.name={model}", *transformer_settings]))
+        commands.append(exp(name, [f"model.type={pretrained}", f"model.name={model}", *transformer_settings]))
     return commands
 
 
@@ -86,16 +93,17 @@ def experiment_rows(
     """One row per finished experiment: its metrics from `dvc exp show`, its times from `timing(name)`."""
     rows = []
     for name, params, metrics in finished_experiments(exp_show, prefix):
-        model_type = get(params, "model", "type") or "transformer"
+        model_type = get(params, "model", "type") or ModelParams().type
+        kind = kinds.get(model_type)
         times = timing(name)
         rows.append(
             {
                 "experiment": name,
                 "model.type": model_type,
-                "model": parse_params(params).model.label,
+                "model": kind.label(parse_params(params).model),
                 "train / test": f"{get(params, 'data', 'train_size') or 'all'} / "
                 f"{get(params, 'data', 'test_size') or 'all'}",
-                "epochs": get(params, "train", "epochs") if model_type != "tfidf_logreg" else "-",
+                "epochs": get(params, "train", "epochs") if kind.uses_trainer else "-",
                 **{col: get(metrics, path, *key) for col, (path, key) in COLUMNS.items()},
                 **{col: times.get(field) for col, field in TIMING_COLUMNS.items()},
             }

@@ -1,5 +1,5 @@
 """Drive the web demo in a real headless browser: type a review, submit, read
-the answer, take a screenshot. Used by tests/test_demo.py and for the README's
+the answer, take a screenshot. Used by tests/serving/test_demo.py and for the README's
 screenshot:
 
     python -m sentiment_pipeline demo &            # http://127.0.0.1:7860

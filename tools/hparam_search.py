@@ -24,7 +24,7 @@ from datasets import load_from_disk
 
 from sentiment_pipeline import paths
 from sentiment_pipeline.config import load_params
-from sentiment_pipeline.data.encoding import load_saved_tokenizer
+from sentiment_pipeline.models import kinds
 from sentiment_pipeline.stage import run
 from sentiment_pipeline.training.search import run_search
 
@@ -39,7 +39,7 @@ def main() -> None:
     if not paths.TOKENIZED_DIR.is_dir():
         raise FileNotFoundError(f"{paths.TOKENIZED_DIR} not found: run `dvc repro tokenize` first")
     tokenized = load_from_disk(str(paths.TOKENIZED_DIR))
-    tokenizer = load_saved_tokenizer(paths.TOKENIZER_DIR) if params.model.type != "tfidf_logreg" else None
+    tokenizer = kinds.get(params.model.type).saved_tokenizer(paths.TOKENIZER_DIR)
     result = run_search(params, tokenized, tokenizer, paths.SEARCH_DIR, n_trials=args.n_trials)
     study = result.study
     print(

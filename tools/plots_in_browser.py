@@ -1,5 +1,5 @@
 """Open a `dvc plots show` / `dvc plots diff` page in a real headless browser with the
-network off, and say whether every plot drew. Used by tests/test_pipeline_e2e.py
+network off, and say whether every plot drew. Used by tests/pipeline/test_pipeline_e2e.py
 and for the README's screenshot:
 
     dvc plots diff lw-1.5 cp-0 -o dvc_plots

@@ -1,4 +1,4 @@
-"""Fast-tokenizer encoding with head, tail or head+tail truncation, for each model.type.
+"""Fast-tokenizer encoding with head, tail or head+tail truncation (the network kinds).
 
 Each review is tokenized once in full, so its true length (tokens before
 truncation, and words) is kept for the length-weighted loss; then the token
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,9 +21,8 @@ from datasets.fingerprint import Hasher
 from datasets.table import InMemoryTable
 from transformers import AutoConfig, AutoTokenizer, PreTrainedTokenizerBase
 
-from sentiment_pipeline.config import ModelParams, ParamsError
+from sentiment_pipeline.config import ParamsError
 from sentiment_pipeline.data.sources import SourceError, loading, resolve_model
-from sentiment_pipeline.data.vocabulary import train_word_tokenizer
 from sentiment_pipeline.paths import LENGTH, N_TOKENS, N_WORDS, TEXT, TRUNCATED
 
 _PROBE = "sentiment"
@@ -201,25 +199,3 @@ def check_max_length(model_name: str, tokenizer: PreTrainedTokenizerBase, max_le
             f"tokenize.max_length={max_length} is more than model.name {model_name!r} reads "
             f"({min(limits)} tokens): lower it, e.g. -S tokenize.max_length={min(limits)}"
         )
-
-
-def fit_or_load_tokenizer(model: ModelParams, train_texts: Iterable[str]) -> PreTrainedTokenizerBase:
-    """The tokenizer `model.type` needs: the transformer's own, or (bilstm) a
-    word vocabulary learnt from the train split."""
-    if model.type == "transformer":
-        return load_tokenizer(model.name)
-    if model.type == "bilstm":
-        return train_word_tokenizer(train_texts, model.bilstm.vocab_size, model.bilstm.min_frequency)
-    raise ValueError(f"model.type={model.type!r} uses no tokenizer")
-
-
-def count_words(ds: Dataset) -> Dataset:
-    """tfidf_logreg's "tokenization": the text stays (the vectorizer is part of
-    the model), with the same length columns the other types get, in words;
-    nothing is truncated."""
-
-    def lengths(batch: dict) -> dict:
-        n_words = [len(text.split()) for text in batch[TEXT]]
-        return {N_WORDS: n_words, N_TOKENS: n_words, LENGTH: n_words, TRUNCATED: [False] * len(n_words)}
-
-    return ds.map(lengths, batched=True, desc="count words", new_fingerprint=Hasher.hash([ds._fingerprint, "words"]))

@@ -15,7 +15,7 @@ the problem: a non-string item, an empty or whitespace-only text (there is
 nothing to classify; its index is named). A very long review is not an error:
 like in training, it is cut to the model's token budget (head, tail or
 head+tail as trained). Any number of texts is accepted: they are tokenized and
-predicted `CHUNK_TEXTS` at a time (memory stays bounded: 100,000 reviews need
+predicted `models.network.CHUNK_TEXTS` at a time (memory stays bounded: 100,000 reviews need
 no more than 4,096 do), `batch_size` per forward pass.
 """
 
@@ -26,21 +26,17 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
-from sentiment_pipeline.data.encoding import Encoder
 from sentiment_pipeline.data.text import MAX_TEXT_CHARS, clean_text, readable
 from sentiment_pipeline.device import check_device, resolve_device
 from sentiment_pipeline.errors import PipelineInputError
 from sentiment_pipeline.evaluation.calibration import probabilities
-from sentiment_pipeline.inference.int8 import quantize_int8
 from sentiment_pipeline.inference.model_uri import resolve_model_uri
-from sentiment_pipeline.inference.predictor import predict_ids, predict_texts
-from sentiment_pipeline.models.artifact import LoadedModel, ModelArtifact, load
+from sentiment_pipeline.models.artifact import ModelArtifact
+from sentiment_pipeline.models.kinds import LoadedModel, load
 from sentiment_pipeline.paths import NEG, POS
 from sentiment_pipeline.precision import resolve_precision
 
-CHUNK_TEXTS = 4096  # texts tokenized and length-sorted together
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
@@ -87,9 +83,8 @@ class SentimentAnalyzer:
         self.device = device
         self.precision = precision  # fp32 | bf16 | fp16: the autocast of each forward pass
         self.model_type = self.artifact.model_type
-        if self.tokenizer is not None:
-            a = self.artifact
-            self.encoder = Encoder(self.tokenizer, a.max_length, a.truncation, a.head_fraction)
+        self.kind = loaded.kind
+        self.encoder = loaded.encoder  # texts -> the token ids the model reads (None: the kind reads text)
 
     @classmethod
     def from_pretrained(
@@ -124,29 +119,19 @@ class SentimentAnalyzer:
         check_device(device)
         dtype = "fp32" if quantize else resolve_precision(precision, device, setting="precision").dtype
         model_dir = resolve_model_uri(path_or_uri)
-        loaded = load(model_dir)
-        if max_length is not None:
-            loaded.artifact = loaded.artifact.with_max_length(max_length)
-        if not loaded.is_network:
-            if quantize:
-                raise PipelineInputError("quantize='int8' applies to networks, not to tfidf_logreg")
-            return cls(model_dir, loaded, "cpu")
-        loaded.model.to(device)
-        if quantize == "int8":
-            loaded.model = quantize_int8(loaded.model)
+        loaded = load(model_dir, max_length)
+        device = loaded.kind.place(loaded, device, quantize)
         return cls(model_dir, loaded, device, dtype)
 
     def token_count(self, text: str) -> int:
         """How many tokens the model's tokenizer makes of `text` (before truncation)."""
-        if self.tokenizer is None:
-            return len(clean_text(text).split())
-        return len(self.encoder.content_ids([clean_text(text)])[0])
+        return self.kind.count_tokens(self.loaded, clean_text(text))
 
     @property
     def token_budget(self) -> int | None:
         """How many of a review's tokens the model reads (max_length less the special
-        tokens); None for tfidf_logreg, which reads it all."""
-        return None if self.tokenizer is None else self.encoder.budget
+        tokens); None for a kind that reads it all (TF-IDF)."""
+        return self.kind.token_budget(self.loaded)
 
     # -- prediction --------------------------------------------------------------
     def predict(self, text: str) -> Prediction:
@@ -173,7 +158,7 @@ class SentimentAnalyzer:
 
     def predict_proba(self, texts: list[str], batch_size: int | None = None, progress: bool = False) -> np.ndarray:
         """P(positive) per (validated) text, in input order: cleaned and encoded as
-        in training, then the prediction core, `CHUNK_TEXTS` texts at a time (memory
+        in training, then the kind's prediction core, `CHUNK_TEXTS` texts at a time (memory
         stays bounded however many there are), then the model's temperature."""
         return probabilities(self.margins(texts, batch_size, progress), self.artifact.temperature)
 
@@ -181,22 +166,7 @@ class SentimentAnalyzer:
         """The log-odds per (validated) text, before temperature scaling."""
         batch_size = batch_size or self.default_batch_size
         cleaned = [clean_text(t) for t in texts]
-        if not self.loaded.is_network:
-            return predict_texts(self.loaded, cleaned)
-        # one bar across the chunks
-        with tqdm(total=len(cleaned), desc="predict", unit="review", disable=not progress) as bar:
-            chunks = [
-                predict_ids(
-                    self.loaded,
-                    self.encoder(cleaned[first : first + CHUNK_TEXTS]),
-                    batch_size,
-                    self.device,
-                    bar,
-                    dtype=self.precision,
-                )
-                for first in range(0, len(cleaned), CHUNK_TEXTS)
-            ]
-        return np.concatenate(chunks)
+        return self.kind.margins(self.loaded, cleaned, batch_size, self.device, self.precision, progress)
 
     @staticmethod
     def _prediction(prob_pos: float) -> Prediction:

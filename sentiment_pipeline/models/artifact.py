@@ -1,10 +1,9 @@
-"""The model folder contract: `sentiment_pipeline.json` beside the weights, and
-loading any model folder the train stage wrote.
+"""The model folder contract: `sentiment_pipeline.json` beside the weights.
 
 The train stage writes a `ModelArtifact` (how text was prepared for this model,
 which weights it started from); everything that reads a model folder (the
 evaluate stage, the analyzer, the CLI, the demo, the MLflow pyfunc) reads it
-through `ModelArtifact.read` or `load`, so the file has one owner and one
+through `ModelArtifact.read` (models/kinds.py `load` starts there), so the file has one owner and one
 validation. Nothing in it depends on the machine (no paths, no times): the
 folder's DVC hash depends on params and data only.
 """
@@ -25,7 +24,6 @@ CONFIG_FILE = "sentiment_pipeline.json"
 # the text cleaning data/cleaning.py applies; a folder that names another was
 # prepared differently, and its predictions here would be wrong
 CLEANING = "strip_html+unescape+normalise_whitespace"
-MODEL_TYPES = ("transformer", "bilstm", "tfidf_logreg")
 TRUNCATIONS = ("head", "tail", "head_tail")
 
 
@@ -35,8 +33,8 @@ class ModelFolderError(PipelineInputError):
 
 @dataclass(frozen=True)
 class ModelArtifact:
-    model_type: str  # transformer | bilstm | tfidf_logreg
-    source_model: str  # model.name for a transformer, else the model type
+    model_type: str  # model.type: a kind in models/kinds.py
+    source_model: str  # the kind's label: the base model's name, or the type
     base_model: dict | None  # which pretrained weights training started from (sources.base_model_info)
     clean: str  # the cleaning the texts got (CLEANING)
     max_length: int  # tokens per review, special tokens included
@@ -52,10 +50,12 @@ class ModelArtifact:
 
     @classmethod
     def from_params(cls, params: Params, base_model: dict | None, temperature: float = 1.0) -> ModelArtifact:
+        from sentiment_pipeline.models import kinds
+
         return cls(
             temperature=temperature,
             model_type=params.model.type,
-            source_model=params.model.label,
+            source_model=kinds.get(params.model.type).label(params.model),
             base_model=base_model,
             clean=CLEANING,
             max_length=params.tokenize.max_length,
@@ -97,131 +97,46 @@ class ModelArtifact:
         return artifact
 
     def _validate(self, path: Path) -> None:
-        problems = []
-        if self.model_type not in MODEL_TYPES:
-            problems.append(f"model_type {self.model_type!r} is not one of {', '.join(MODEL_TYPES)}")
+        problems = self._problems()
+        if problems:
+            raise ModelFolderError(f"{path}: " + "; ".join(problems))
+
+    def _problems(self) -> list[str]:
+        from sentiment_pipeline.models import kinds
+
+        problems = [f"{name} is not a string" for name in _STRINGS if not isinstance(getattr(self, name), str)]
+        if self.model_type not in kinds.names():
+            problems.append(f"model_type {self.model_type!r} is not one of {', '.join(kinds.names())}")
+        else:
+            problems += kinds.get(self.model_type).check_artifact(self)
         if self.truncation not in TRUNCATIONS:
             problems.append(f"truncation {self.truncation!r} is not one of {', '.join(TRUNCATIONS)}")
-        if not isinstance(self.max_length, int) or isinstance(self.max_length, bool) or self.max_length < 8:
+        if not _is_number(self.max_length, int) or self.max_length < 8:
             problems.append(f"max_length {self.max_length!r} is not an integer >= 8")
-        if not isinstance(self.head_fraction, (int, float)) or not 0 <= self.head_fraction <= 1:
+        if not _is_number(self.head_fraction) or not 0 <= self.head_fraction <= 1:
             problems.append(f"head_fraction {self.head_fraction!r} is not in [0, 1]")
         if self.clean != CLEANING:
             problems.append(f"its texts were cleaned by {self.clean!r}, this version cleans by {CLEANING!r}")
-        if (
-            not isinstance(self.temperature, (int, float))
-            or isinstance(self.temperature, bool)
-            or not 0.05 <= self.temperature <= 20
-        ):
+        if not _is_number(self.temperature) or not 0.05 <= self.temperature <= 20:
             problems.append(f"temperature {self.temperature!r} is not a number in [0.05, 20]")
-        if self.base_model is not None and not (
-            isinstance(self.base_model, dict)
-            and all(isinstance(k, str) and isinstance(v, (str, int, type(None))) for k, v in self.base_model.items())
-        ):
+        if self.base_model is not None and not _is_name_mapping(self.base_model):
             problems.append("base_model is not a mapping of names to strings")
-        for name in ("model_type", "source_model", "clean", "truncation"):
-            if not isinstance(getattr(self, name), str):
-                problems.append(f"{name} is not a string")
-        if self.model_type != "tfidf_logreg" and not (
-            isinstance(self.tokenizer_sha256, str) and len(self.tokenizer_sha256) == 64
-        ):
-            problems.append("no tokenizer_sha256 (written before tokenizers were checked): retrain the model")
         if self.labels != tuple(LABEL_NAMES):
             problems.append(f"labels {list(self.labels)} are not {list(LABEL_NAMES)}")
-        if problems:
-            raise ModelFolderError(f"{path}: " + "; ".join(problems))
+        return problems
 
     def with_max_length(self, max_length: int) -> ModelArtifact:
         return dataclasses.replace(self, max_length=max_length)
 
 
-@dataclass
-class LoadedModel:
-    """A model folder in memory: its contract, the model, and (networks) its tokenizer."""
-
-    artifact: ModelArtifact
-    model: Any  # a transformers PreTrainedModel, or the TF-IDF scikit-learn Pipeline
-    tokenizer: Any  # PreTrainedTokenizerBase, None for tfidf_logreg
-
-    @property
-    def is_network(self) -> bool:
-        return self.artifact.model_type != "tfidf_logreg"
+_STRINGS = ("model_type", "source_model", "clean", "truncation")
 
 
-TOKENIZER_FILE = "tokenizer.json"  # the fast tokenizer: what AutoTokenizer loads, and what is hashed
+def _is_number(value: Any, kind: type | tuple[type, ...] = (int, float)) -> bool:
+    return isinstance(value, kind) and not isinstance(value, bool)
 
 
-def load(model_dir: str | Path) -> LoadedModel:
-    """Load any model folder the train stage wrote, on the CPU (callers move it).
-    Nothing in the folder can run code: no pickle (safetensors only), never
-    trust_remote_code; what is loaded is what was checked (the tokenizer file
-    by its hash, the BiLSTM config by an allow-list)."""
-    model_dir = Path(model_dir)
-    artifact = ModelArtifact.read(model_dir)
-    if artifact.model_type == "tfidf_logreg":
-        from sentiment_pipeline.models import tfidf
-
-        return LoadedModel(artifact, tfidf.load(model_dir), None)
-    from safetensors import SafetensorError
-    from transformers import AutoModelForSequenceClassification
-
-    from sentiment_pipeline.data.sources import check_safe_folder
-    from sentiment_pipeline.models.bilstm import register_bilstm
-
-    register_bilstm()
-    try:
-        check_safe_folder(model_dir, "model folder")
-    except PipelineInputError as err:
-        raise ModelFolderError(str(err)) from err
-    _check_config(model_dir, artifact)
-    tokenizer = _load_tokenizer(model_dir, artifact)
-    try:
-        model = AutoModelForSequenceClassification.from_pretrained(
-            model_dir, trust_remote_code=False, use_safetensors=True
-        )
-    except (OSError, ValueError, SafetensorError) as err:
-        raise ModelFolderError(f"{model_dir}: corrupted or incomplete model folder ({err})") from err
-    if len(tokenizer) > model.get_input_embeddings().num_embeddings:
-        raise ModelFolderError(
-            f"{model_dir}: the tokenizer has {len(tokenizer):,} tokens, the model embeds "
-            f"{model.get_input_embeddings().num_embeddings:,}: they do not belong together"
-        )
-    return LoadedModel(artifact, model.eval(), tokenizer)
-
-
-def _check_config(model_dir: Path, artifact: ModelArtifact) -> None:
-    from sentiment_pipeline.models import bilstm
-
-    path = model_dir / "config.json"
-    try:
-        config = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ModelFolderError(f"{model_dir}: corrupted or incomplete model folder ({path.name}: {err})") from err
-    is_bilstm = isinstance(config, dict) and config.get("model_type") == bilstm.MODEL_TYPE
-    if not isinstance(config, dict) or is_bilstm != (artifact.model_type == "bilstm"):
-        raise ModelFolderError(f"{path}: not the config of a {artifact.model_type} model")
-    problems = bilstm.check_config(config) if is_bilstm else []
-    if problems:
-        raise ModelFolderError(f"{path}: {'; '.join(problems)}: refused (a model folder is data)")
-
-
-def _load_tokenizer(model_dir: Path, artifact: ModelArtifact):
-    """The folder's fast tokenizer, refused unless tokenizer.json is the one training saved."""
-    from transformers import AutoTokenizer
-
-    from sentiment_pipeline.hashing import sha256_file
-
-    path = model_dir / TOKENIZER_FILE
-    if not path.is_file():
-        raise ModelFolderError(f"{model_dir} has no {TOKENIZER_FILE}: its tokenizer is missing, copy the whole folder")
-    if sha256_file(path) != artifact.tokenizer_sha256:
-        raise ModelFolderError(f"{path} is not the tokenizer this model was trained with (its sha256 differs)")
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
-    except (OSError, ValueError) as err:
-        raise ModelFolderError(f"{model_dir}: corrupted or incomplete model folder ({err})") from err
-    from tokenizers import Tokenizer
-
-    if not tokenizer.is_fast or tokenizer.backend_tokenizer.get_vocab() != Tokenizer.from_file(str(path)).get_vocab():
-        raise ModelFolderError(f"{model_dir}: the tokenizer loaded is not the one in {TOKENIZER_FILE}")
-    return tokenizer
+def _is_name_mapping(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, (str, int, type(None))) for k, v in value.items()
+    )

@@ -15,6 +15,7 @@ from __future__ import annotations
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from sentiment_pipeline.config import Params
+from sentiment_pipeline.models import kinds
 from sentiment_pipeline.paths import LABEL_NAMES
 
 DATASET = ("IMDB (Large Movie Review Dataset)", "stanfordnlp/imdb")
@@ -46,7 +47,7 @@ def render(params: Params, train_metrics: dict, test_metrics: dict | None = None
         results = _results(test_metrics, "test") + results
     data = ModelCardData(
         language="en",
-        library_name="transformers" if params.model.type == "transformer" else None,
+        library_name=kinds.get(params.model.type).card_library,
         pipeline_tag="text-classification",
         tags=["sentiment-analysis", "imdb", "dvc", "mlflow", params.model.type],
         datasets=[DATASET[1]],

@@ -2,7 +2,7 @@
 
 scikit-learn does the work (TfidfVectorizer with word 1-2 grams and sublinear
 tf, LogisticRegression with L2 strength 1/C). Fitting it with the custom loss
-is training's job (training/tfidf_fit.py). What is written here: saving without
+is models/tfidf_kind.py's job. What is written here: saving without
 pickle, as plain arrays: the vocabulary as a JSON list of terms (index order),
 idf, coefficients and intercept as safetensors, the settings as JSON. (skops
 would also avoid pickle, but it writes the vocabulary dict entry by entry:

@@ -61,7 +61,8 @@ def describe_model(model: str, analyzer: SentimentAnalyzer, metrics: Path | None
         return _registry_card(model)
     base = analyzer.artifact.source_model
     base = "/".join(Path(base).parts[-2:]) if base else "?"
-    name = f"{model} ({analyzer.model_type}" + (f", from {base})" if analyzer.model_type == "transformer" else ")")
+    started = analyzer.artifact.base_model is not None  # fine-tuned from pretrained weights
+    name = f"{model} ({analyzer.model_type}" + (f", from {base})" if started else ")")
     if metrics is None and Path(model) == paths.MODEL_DIR and paths.EVAL_METRICS.is_file():
         metrics = paths.EVAL_METRICS
     if metrics is None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 
 
 def world_size() -> int:
@@ -32,10 +33,19 @@ def launched_by_torchrun() -> bool:
     return "LOCAL_RANK" in os.environ and "WORLD_SIZE" in os.environ
 
 
-def relaunch_with_torchrun(module: str, processes: int) -> int:
-    """Run ``python -m <module>`` as `processes` torchrun workers on this machine
+def relaunch_with_torchrun(module: str, processes: int, args: Sequence[str] = ()) -> int:
+    """Run ``python -m <module> <args>`` as `processes` torchrun workers on this machine
     (``--standalone``: a free rendezvous port, so parallel runs do not collide);
     return their exit status."""
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}", "-m", module]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={processes}",
+        "-m",
+        module,
+        *args,
+    ]
     print("starting", " ".join(cmd[1:]), flush=True)
     return subprocess.call(cmd)

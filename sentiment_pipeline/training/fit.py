@@ -1,8 +1,9 @@
-"""Training a model of any type: `train(params, tokenized, ...)` -> a saved
+"""Training a model of any kind: `train(params, tokenized, ...)` -> a saved
 model folder and its metrics.
 
-transformer and bilstm train with the Hugging Face Trainer (trainer.py) and
-SentimentWeightedLoss; tfidf_logreg is one scikit-learn fit (tfidf_fit.py).
+The model's kind (models/kinds.py) says how: a network its kind builds is
+fitted by the Hugging Face Trainer (trainer.py) with SentimentWeightedLoss;
+a kind that fits itself (TF-IDF + LR) gets the same loss's weights.
 Checkpoints every N steps are only resumed by the same params and data
 (checkpoints.py); the history comes from a HistoryCallback (callbacks.py).
 """
@@ -14,25 +15,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from datasets import DatasetDict
+import torch
+from datasets import Dataset, DatasetDict
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback, set_seed
 
 from sentiment_pipeline.config import Params
-from sentiment_pipeline.data.encoding import load_tokenizer, strip_load_time_keys
-from sentiment_pipeline.data.sources import base_model_info
+from sentiment_pipeline.data.encoding import strip_load_time_keys
 from sentiment_pipeline.device import resolve_device
 from sentiment_pipeline.errors import DataError, PipelineInputError
 from sentiment_pipeline.evaluation.calibration import fit_temperature
 from sentiment_pipeline.hashing import sha256_file
-from sentiment_pipeline.inference.predictor import predict_ids
-from sentiment_pipeline.models import tfidf
-from sentiment_pipeline.models.artifact import TOKENIZER_FILE, LoadedModel, ModelArtifact
-from sentiment_pipeline.models.build import accepted_inputs, build_model, count_parameters
-from sentiment_pipeline.paths import LABEL, LENGTH, N_WORDS, TEXT, TIMING_KEY
+from sentiment_pipeline.models import kinds
+from sentiment_pipeline.models.artifact import ModelArtifact
+from sentiment_pipeline.models.kinds import LoadedModel
+from sentiment_pipeline.models.network import TOKENIZER_FILE, accepted_inputs, predict_ids
+from sentiment_pipeline.paths import LABEL, LENGTH, N_WORDS, TIMING_KEY
 from sentiment_pipeline.precision import resolve_attention, resolve_precision
-from sentiment_pipeline.training import tfidf_fit
 from sentiment_pipeline.training.callbacks import CheckpointCallback, HistoryCallback
 from sentiment_pipeline.training.checkpoints import CheckpointDir, load_history
+from sentiment_pipeline.training.loss import SentimentWeightedLoss, build_loss
 from sentiment_pipeline.training.trainer import BEST_METRIC, build_trainer
 
 
@@ -58,15 +59,13 @@ def train(
     tokenizer: PreTrainedTokenizerBase | None = None,
 ) -> TrainResult:
     """Train the `params.model.type` model on tokenized train, pick the best epoch
-    by validation F1, save it (safetensors + tokenizer + pipeline config) to `output_dir`.
+    by validation F1, save it (weights + tokenizer + pipeline config) to `output_dir`.
 
     `tokenizer` is the one the data was encoded with (the tokenize stage saves
-    it); None loads `model.name`'s (transformer only). Checkpoints go to
-    `checkpoints.root`; `resume_from` (a complete checkpoint there, see
-    CheckpointDir.resume_point) continues an interrupted training. A
-    HistoryCallback among `callbacks` (e.g. MlflowHistoryCallback) collects the
-    history; otherwise a plain one does.
-    tfidf_logreg is fitted by scikit-learn instead (tfidf.py).
+    it); None: the kind's default (a transformer's own). Checkpoints go to `checkpoints.root`; `resume_from` (a complete
+    checkpoint there, see CheckpointDir.resume_point) continues an interrupted
+    training. A HistoryCallback among `callbacks` (e.g. MlflowHistoryCallback)
+    collects the history; otherwise a plain one does.
     """
     for split in ("train", "validation"):
         if split not in tokenized:
@@ -79,16 +78,29 @@ def train(
     if history is None:
         history = HistoryCallback()
         callbacks.insert(0, history)
-    if params.model.type == "tfidf_logreg":
-        return _train_tfidf_logreg(params, tokenized, output_dir, checkpoints, history)
+    kind = kinds.get(params.model.type)
+    if not kind.uses_trainer:  # the one place training asks how a kind is fitted
+        return _fit_by_kind(kind, params, tokenized, output_dir, checkpoints, history)
+    tokenizer = tokenizer or kind.default_tokenizer(params)
     if tokenizer is None:
-        if params.model.type != "transformer":
-            raise PipelineInputError(
-                f"model.type={params.model.type} needs the tokenizer the tokenize stage saved: "
-                "rerun it (dvc repro -f -s tokenize)"
-            )
-        tokenizer = load_tokenizer(params.model.name)
+        raise PipelineInputError(
+            f"model.type={params.model.type} needs the tokenizer the tokenize stage saved: "
+            "rerun it (dvc repro -f -s tokenize)"
+        )
+    return _fit_with_trainer(kind, params, tokenized, output_dir, checkpoints, resume_from, callbacks, tokenizer)
 
+
+def _fit_with_trainer(
+    kind: kinds.ModelKind,
+    params: Params,
+    tokenized: DatasetDict,
+    output_dir: Path,
+    checkpoints: CheckpointDir,
+    resume_from: Path | None,
+    callbacks: list[TrainerCallback],
+    tokenizer: PreTrainedTokenizerBase,
+) -> TrainResult:
+    history = next(c for c in callbacks if isinstance(c, HistoryCallback))
     model = build_network(params, tokenizer)
     columns = accepted_inputs(model, [c for c in TRAIN_COLUMNS if c in tokenized["train"].column_names])
     train_ds = tokenized["train"].select_columns(columns)
@@ -101,46 +113,44 @@ def train(
             history.load_state_dict(saved)
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
 
+    provenance = kind.base_model(params.model)  # hashes the base weights: once per run
     temperature = 1.0
-    provenance = base_model(params)  # hashes the base weights: once per run
     if trainer.is_world_process_zero():
-        # temperature scaling on the validation split, with the best epoch's model
-        artifact = ModelArtifact.from_params(params, provenance)
-        val_margins = predict_ids(
-            LoadedModel(artifact, trainer.model.eval(), tokenizer),
-            list(val_ds["input_ids"]),
-            params.train.eval_batch_size,
-            str(trainer.args.device),
-            dtype=trained_precision(trainer),
-        )
-        temperature = fit_temperature(val_margins, np.asarray(val_ds[LABEL]))
-        trainer.save_model(str(output_dir))
-        # the Trainer also pickles its TrainingArguments there; the model folder stays pickle-free
-        (Path(output_dir) / "training_args.bin").unlink(missing_ok=True)
-        strip_load_time_keys(output_dir)
-        tokenizer_sha = sha256_file(Path(output_dir) / TOKENIZER_FILE)
-        dataclasses.replace(artifact, temperature=round(temperature, 6), tokenizer_sha256=tokenizer_sha).write(
-            output_dir
-        )
+        temperature = _save_network(trainer, params, provenance, tokenizer, val_ds, output_dir)
     checkpoints.finish()
-
+    dtype = trained_precision(trainer)
     metrics = summarize(
         history.epochs,
         len(train_ds),
         len(val_ds),
-        count_parameters(trainer.model),
+        kind.n_parameters(trainer.model),
         output_dir,
         provenance,
         temperature=round(temperature, 6),
-        dtype=trained_precision(trainer),  # fp32 | bf16 | fp16 (the metric "precision" is the classifier's)
+        dtype=dtype,  # fp32 | bf16 | fp16 (the metric "precision" is the classifier's)
     )
-    return TrainResult(
-        metrics=metrics,
-        epochs=history.epochs,
-        steps=history.steps,
-        device=str(trainer.args.device),
-        precision=trained_precision(trainer),
+    return TrainResult(metrics, history.epochs, history.steps, str(trainer.args.device), dtype)
+
+
+def _save_network(trainer, params: Params, provenance, tokenizer, val_ds, output_dir: Path) -> float:
+    """Temperature scaling on the validation split with the best epoch's model, then
+    the model folder: weights, tokenizer, sentiment_pipeline.json. Returns T."""
+    artifact = ModelArtifact.from_params(params, provenance)
+    val_margins = predict_ids(
+        LoadedModel(artifact, trainer.model.eval(), tokenizer),
+        list(val_ds["input_ids"]),
+        params.train.eval_batch_size,
+        str(trainer.args.device),
+        dtype=trained_precision(trainer),
     )
+    temperature = fit_temperature(val_margins, np.asarray(val_ds[LABEL]))
+    trainer.save_model(str(output_dir))
+    # the Trainer also pickles its TrainingArguments there; the model folder stays pickle-free
+    (Path(output_dir) / "training_args.bin").unlink(missing_ok=True)
+    strip_load_time_keys(output_dir)
+    tokenizer_sha = sha256_file(Path(output_dir) / TOKENIZER_FILE)
+    dataclasses.replace(artifact, temperature=round(temperature, 6), tokenizer_sha256=tokenizer_sha).write(output_dir)
+    return temperature
 
 
 def trained_precision(trainer) -> str:
@@ -152,10 +162,8 @@ def build_network(params: Params, tokenizer: PreTrainedTokenizerBase) -> PreTrai
     """The network to train, as `params` ask: seeded head, attention kernel, frozen embeddings."""
     set_seed(params.train.seed)  # the new classification head is initialised from this seed
     precision = resolve_precision(params.train.precision, resolve_device(params.train.device))
-    model = build_model(params.model, tokenizer, resolve_attention(params.train.attn_implementation, precision))
-    if params.train.freeze_embeddings and params.model.type == "transformer":
-        model.get_input_embeddings().weight.requires_grad_(False)  # the Trainer's AdamW skips it
-    return model
+    attention = resolve_attention(params.train.attn_implementation, precision)
+    return kinds.get(params.model.type).build(params, tokenizer, attention)
 
 
 def summarize(
@@ -191,36 +199,45 @@ def summarize(
     }
 
 
-def base_model(params: Params) -> dict | None:
-    """Which pretrained weights the training started from (None: trained from scratch)."""
-    return base_model_info(params.model.name) if params.model.type == "transformer" else None
-
-
 def folder_size_mb(folder: Path) -> float:
     """Size on disk of a saved model folder, in MB (10**6 bytes)."""
     return round(sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file()) / 1e6, 3)
 
 
-def _train_tfidf_logreg(
-    params: Params, tokenized: DatasetDict, output_dir: Path, checkpoints: CheckpointDir, history: HistoryCallback
+def dataset_loss(params: Params, train: Dataset) -> SentimentWeightedLoss:
+    """The custom loss for a kind that fits itself: length weights normalised over the whole train split."""
+    lengths = torch.from_numpy(np.asarray(train[N_WORDS], dtype=np.float64))
+    return build_loss(params.train.loss, lengths, length_norm="dataset")
+
+
+def _fit_by_kind(
+    kind: kinds.ModelKind,
+    params: Params,
+    tokenized: DatasetDict,
+    output_dir: Path,
+    checkpoints: CheckpointDir,
+    history: HistoryCallback,
 ) -> TrainResult:
-    """One scikit-learn fit (seconds to a minute): no epochs to resume, so no checkpoints."""
-    model, row = tfidf_fit.train(params, tokenized)
+    """A kind that fits itself (one scikit-learn fit: no epochs to resume, so no
+    checkpoints), with the custom loss's weights normalised over the dataset."""
+    model, row = kind.fit(params, tokenized, dataset_loss(params, tokenized["train"]))
     history.epochs.append(row)
     history.record("epoch", row)
     val = tokenized["validation"]
-    temperature = round(fit_temperature(tfidf.margins(model, val[TEXT]), np.asarray(val[LABEL])), 6)
-    tfidf.save(model, output_dir)
-    ModelArtifact.from_params(params, None, temperature).write(output_dir)
+    loaded = LoadedModel(ModelArtifact.from_params(params, None), model)
+    margins = kind.dataset_margins(loaded, val, params.train.eval_batch_size, "cpu", "fp32")
+    temperature = round(fit_temperature(margins, np.asarray(val[LABEL])), 6)
+    extra = kind.save(model, output_dir)
+    dataclasses.replace(loaded.artifact, temperature=temperature).write(output_dir)
     checkpoints.finish()
     metrics = summarize(
         [row],
         len(tokenized["train"]),
-        len(tokenized["validation"]),
-        tfidf.n_parameters(model),
+        len(val),
+        kind.n_parameters(model),
         output_dir,
         None,
-        vocabulary_size=len(model.named_steps["tfidf"].vocabulary_),
+        **extra,
         temperature=temperature,
     )
     return TrainResult(metrics=metrics, epochs=[row], steps=[], device="cpu", precision="fp32")
