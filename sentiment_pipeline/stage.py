@@ -87,7 +87,7 @@ def run(main: Callable[[], None]) -> None:
         if server is None or os.environ.get("SENTIMENT_PIPELINE_DEBUG"):
             raise
         print(
-            f"error: the MLflow tracking server {server} stopped answering ({_first_line(err)}): "
+            f"\nerror: the MLflow tracking server {server} stopped answering ({_first_line(err)}): "
             "start it again and rerun; a training resumes from its last checkpoint, in the same run",
             file=sys.stderr,
         )

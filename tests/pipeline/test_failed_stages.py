@@ -48,9 +48,7 @@ def test_a_stage_that_fails_keeps_what_git_holds_and_dvc_checkout_restores_the_r
     before = {path: (root / path).read_bytes() for path in kept}
     script = root / "stages" / f"{stage}.py"
     original = script.read_text()
-    script.write_text(
-        original.replace("    run_step(STEP, PATHS, argv)\n", "    raise RuntimeError('boom')\n")
-    )
+    script.write_text(original.replace("    run_step(STEP, PATHS, argv)\n", "    raise RuntimeError('boom')\n"))
     try:
         failed = subprocess.run(
             [sys.executable, "-m", "dvc", "repro", "-s", stage], cwd=root, env=env, capture_output=True, text=True

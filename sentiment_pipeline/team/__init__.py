@@ -1,0 +1,1 @@
+"""Team mode: the local stack of real servers (PostgreSQL, S3, MLflow) and the champion gate."""
