@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -28,3 +32,18 @@ def wait_until_up(server: subprocess.Popen, url: str, timeout_s: float) -> None:
         except OSError:
             time.sleep(1)
     pytest.fail(f"{url} did not answer within {timeout_s:.0f} s")
+
+
+@contextmanager
+def running_server(cmd: list[str], cwd: Path, env: dict, ready_url: str, timeout_s: float) -> Iterator[None]:
+    """`cmd` as a server in its own session, until `ready_url` answers; stopped (its whole group) after."""
+    server = subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
+    try:
+        wait_until_up(server, ready_url, timeout_s)
+        yield
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, 15)
+            server.wait(timeout=30)

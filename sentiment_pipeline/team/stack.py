@@ -28,7 +28,7 @@ from pathlib import Path
 
 from sentiment_pipeline.team import services as sv
 
-DEFAULT_HOME = Path(os.environ.get("TEAM_STACK_HOME", "/tmp/sentiment-team-stack"))
+DEFAULT_HOME = Path(os.environ.get("TEAM_STACK_HOME", ".team"))  # in the project, git-ignored
 SERVICES = ("postgres", "s3", "mlflow")  # started in this order, stopped in reverse
 BUCKETS = ("mlflow", "dvc")
 DATABASES = ("mlflow", "mlflow_auth", "optuna")
@@ -112,7 +112,7 @@ def up(home: Path = DEFAULT_HOME, auth: bool = False) -> Stack:
     whatever started is stopped again before the StackError goes up."""
     from sentiment_pipeline.team import start
 
-    home = Path(home)
+    home = Path(home).resolve()  # the servers get absolute paths, whatever their working directory
     if (home / "stack.json").is_file() and any(Stack.load(home).running().values()):
         raise sv.StackError(f"a stack is already running in {home}: `python -m sentiment_pipeline.team down` first")
     shutil.rmtree(home, ignore_errors=True)

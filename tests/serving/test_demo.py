@@ -5,7 +5,6 @@ import importlib.util
 import json
 import os
 import shutil
-import subprocess
 import sys
 
 import pytest
@@ -14,7 +13,7 @@ from sentiment_pipeline import paths
 from sentiment_pipeline.inference.analyzer import SentimentAnalyzer
 from sentiment_pipeline.serving.demo import describe_model
 from tests.helpers import REPO
-from tests.local_server import free_port, wait_until_up
+from tests.local_server import free_port, running_server
 
 _spec = importlib.util.spec_from_file_location("demo_in_browser", REPO / "tools" / "demo_in_browser.py")
 demo_in_browser = importlib.util.module_from_spec(_spec)
@@ -28,35 +27,23 @@ def demo_url(trained_workspace, tmp_path_factory):
     metrics.write_text(json.dumps({"accuracy": 0.75}))
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO), "GRADIO_ANALYTICS_ENABLED": "False"}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sentiment_pipeline",
-            "demo",
-            "--model",
-            str(trained_workspace / paths.MODEL_DIR),
-            "--metrics",
-            str(metrics),
-            "--port",
-            str(port),
-            "--device",
-            "cpu",
-        ],
-        cwd=trained_workspace,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(server, url, 120)
+    command = [
+        sys.executable,
+        "-m",
+        "sentiment_pipeline",
+        "demo",
+        "--model",
+        str(trained_workspace / paths.MODEL_DIR),
+        "--metrics",
+        str(metrics),
+        "--port",
+        str(port),
+        "--device",
+        "cpu",
+    ]
+    with running_server(command, trained_workspace, env, url, 120):
         yield url
-    finally:
-        os.killpg(server.pid, 15)
-        server.wait(timeout=30)
 
 
 def test_typing_a_review_shows_the_label_bars_and_model_card(demo_url, chromium, trained_workspace, tmp_path):

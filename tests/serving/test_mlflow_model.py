@@ -5,7 +5,6 @@ import importlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -19,7 +18,7 @@ from mlflow.tracking import MlflowClient
 from sentiment_pipeline import paths
 from tests.fixtures import training_run
 from tests.helpers import run_stages
-from tests.local_server import free_port, wait_until_up
+from tests.local_server import free_port, running_server
 
 NAME = "tiny-sentiment"
 # reviews the tiny model scores differently (checked), so a constant or shuffled answer fails
@@ -121,23 +120,9 @@ def served(registered):
         "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}",
         "SENTIMENT_PIPELINE_MAX_TEXTS": "1000",  # the request limit is set by whoever starts the server
     }
-    server = subprocess.Popen(
-        _serve_command(port),
-        cwd=registered,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
     base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(server, f"{base}/ping", 180)
+    with running_server(_serve_command(port), registered, env, f"{base}/ping", 180):
         yield base
-    finally:
-        if server.poll() is None:
-            os.killpg(server.pid, 15)
-            server.wait(timeout=30)
 
 
 def _assert_refused(url, payload, message):
