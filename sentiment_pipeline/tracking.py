@@ -46,10 +46,9 @@ def tracking_uri() -> str:
 
 
 def use_store(uri: str) -> None:
-    """Point MLflow's fluent API at `uri`, leaving MLFLOW_TRACKING_URI as it was:
-    mlflow.set_tracking_uri also writes that variable, and a later tracking_uri()
-    would then return our own earlier choice (another workspace's store, when one
-    process runs several) instead of the user's setting."""
+    """Point MLflow's fluent API at `uri`, leaving MLFLOW_TRACKING_URI as it was: mlflow.set_tracking_uri
+    writes it, and a later tracking_uri() would return our earlier choice (another workspace's
+    store, when one process runs several) instead of the user's setting."""
     before = os.environ.get("MLFLOW_TRACKING_URI")
     mlflow.set_tracking_uri(uri)
     if before is None:
@@ -93,6 +92,19 @@ def _store_problem(uri: str, db: Path | None, err: Exception) -> str:
     )
 
 
+def _get_or_create(client: MlflowClient, name: str, artifact_location: str | None) -> str:
+    """The experiment's id, made if new. Search workers started together on one server can
+    both miss it and both create it: the loser's create fails, and the winner's is the answer."""
+    experiment = client.get_experiment_by_name(name)
+    if experiment is None:
+        try:
+            return client.create_experiment(name, artifact_location=artifact_location)
+        except MlflowException:
+            if (experiment := client.get_experiment_by_name(name)) is None:
+                raise
+    return experiment.experiment_id
+
+
 def prepare_experiment(name: str, uri: str | None = None) -> str:
     """Create the store (if new) and the experiment (if new); return its id.
 
@@ -118,13 +130,8 @@ def prepare_experiment(name: str, uri: str | None = None) -> str:
         lock.acquire(timeout=300)
     try:
         try:
-            client = MlflowClient(uri)
-            experiment = client.get_experiment_by_name(name)
-            if experiment is not None:
-                return experiment.experiment_id
             # a plain path: MLflow 3 turns "file:///abs" into host "abs" for sqlite stores
-            artifact_location = str(db.parent / ARTIFACTS_DIR) if db else None
-            return client.create_experiment(name, artifact_location=artifact_location)
+            return _get_or_create(MlflowClient(uri), name, str(db.parent / ARTIFACTS_DIR) if db else None)
         except Exception as err:  # MlflowException, requests' ConnectionError, SQLAlchemy's errors
             raise StoreError(_store_problem(uri, db, err)) from err
     finally:
@@ -147,11 +154,7 @@ def run_tags(params: Params, model_name: str) -> dict[str, str]:
     """Tags that say where a run came from: git commit, DVC experiment, data and model
     (`model_name`: the kind's label, models/kinds.py)."""
     commit = _git("rev-parse", "HEAD") or os.environ.get("DVC_EXP_BASELINE_REV")
-    tags = {
-        "model_type": params.model.type,
-        "model_name": model_name,
-        "pipeline": "dvc",
-    }
+    tags = {"model_type": params.model.type, "model_name": model_name, "pipeline": "dvc"}
     if commit:
         tags[GIT_COMMIT_TAG] = commit
     branch = _git("rev-parse", "--abbrev-ref", "HEAD")

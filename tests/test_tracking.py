@@ -53,6 +53,23 @@ def test_concurrent_first_use_of_a_new_store(tmp_path):
     assert len(MlflowClient(uri).search_experiments(filter_string="name = 'race'")) == 1
 
 
+def test_an_experiment_another_process_created_meanwhile_is_used(tmp_path, monkeypatch):
+    # search workers started together on one server: both look, both miss, both create
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    theirs = tracking.prepare_experiment("shared", uri)  # the worker that won
+    real_lookup = MlflowClient.get_experiment_by_name
+    lookups = []
+
+    def missed_the_first_time(self, name):
+        lookups.append(name)
+        return None if len(lookups) == 1 else real_lookup(self, name)
+
+    monkeypatch.setattr(MlflowClient, "get_experiment_by_name", missed_the_first_time)
+    assert tracking.prepare_experiment("shared", uri) == theirs
+    assert lookups == ["shared", "shared"]
+    assert len(MlflowClient(uri).search_experiments(filter_string="name = 'shared'")) == 1
+
+
 def test_tags_tie_the_run_to_git_and_dvc(monkeypatch, tmp_path):
     monkeypatch.setenv("DVC_EXP_NAME", "my-exp")
     monkeypatch.setenv("DVC_EXP_BASELINE_REV", "abc123")
