@@ -14,7 +14,10 @@ from pathlib import Path
 # uploads, torchinductor, torchelastic, MLflow artifact downloads). Set before
 # any of them is imported. After a failure the folder is kept for inspection
 # and its path printed.
-SCRATCH = Path(tempfile.mkdtemp(prefix="sentiment-pipeline-tests-"))
+# (a pytest-xdist worker makes its own inside the main process's: short, since chromium's
+# socket path there must stay under 108 bytes)
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+SCRATCH = Path(tempfile.mkdtemp(prefix=f"{_WORKER}-" if _WORKER else "sentiment-pipeline-tests-"))
 tempfile.tempdir = str(SCRATCH)
 os.environ.update(
     TMPDIR=str(SCRATCH),
@@ -34,6 +37,10 @@ os.environ.update(
     GRADIO_ANALYTICS_ENABLED="False",
     SENTIMENT_PIPELINE_MIN_FREE_GB="0.2",  # the tiny runs write megabytes; test_disk_space checks the default
 )
+# one torch thread per process: the tiny models gain nothing from more, and pytest-xdist's
+# workers and the stages they start would otherwise fight over the cores (the fast subset
+# took 121 s on 2 workers with the default threads, 207 s of CPU)
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.pop("MLFLOW_TRACKING_URI", None)
 os.environ.pop("DVC_ROOT", None)
 
