@@ -115,8 +115,12 @@ def up(home: Path = DEFAULT_HOME, auth: bool = False) -> Stack:
     home = Path(home).resolve()  # the servers get absolute paths, whatever their working directory
     if (home / "stack.json").is_file() and any(Stack.load(home).running().values()):
         raise sv.StackError(f"a stack is already running in {home}: `python -m sentiment_pipeline.team down` first")
-    shutil.rmtree(home, ignore_errors=True)
-    home.mkdir(parents=True)
+    if home.exists() and any(home.iterdir()):  # a stopped stack's runs and remote, or anything else: kept
+        raise sv.StackError(
+            f"{home} is not empty (a stopped stack's data, or other files): remove it to start a new stack there, "
+            "or pass another --home"
+        )
+    home.mkdir(parents=True, exist_ok=True)
     home.chmod(0o711)  # the postgres user must reach its data folder inside
     stack = new_stack(home, auth)
     stack.save()
